@@ -1,0 +1,64 @@
+/**
+ * Where DANAConnect credentials come from: Secrets Manager in AWS (`DANA_SECRET_ID`), environment variables
+ * locally. Either way they pass through the core's parser and cache.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CachedCredentialSource,
+  credentialsFromObject,
+  parseSecret,
+  type CredentialSource,
+  type DanaCredentials,
+} from '../core/credentials';
+import { ConfigurationError } from '../core/errors';
+
+export const DEFAULT_SECRET_TTL_MS = 5 * 60_000;
+
+/** Reads the secret's current value. One client per environment, so its connection is reused. */
+export function secretsManagerLoader(
+  secretId: string,
+  client: SecretsManagerClient = new SecretsManagerClient({}),
+): () => Promise<DanaCredentials> {
+  return async () => {
+    const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    return parseSecret(secretId, answer.SecretString);
+  };
+}
+
+/** Credentials from `DANA_USERNAME`/`DANA_COMPANY_CODE`/`DANA_PASSWORD` or `DANA_CLIENT_ID`/`DANA_CLIENT_SECRET`. */
+export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): DanaCredentials {
+  const obj: Record<string, unknown> = {};
+  const mapping: Record<string, string> = {
+    DANA_USERNAME: 'username',
+    DANA_COMPANY_CODE: 'companyCode',
+    DANA_PASSWORD: 'password',
+    DANA_CLIENT_ID: 'clientId',
+    DANA_CLIENT_SECRET: 'clientSecret',
+    DANA_API_VERSION: 'apiVersion',
+  };
+  for (const [variable, key] of Object.entries(mapping)) {
+    if (env[variable] !== undefined) obj[key] = env[variable];
+  }
+  // Name the variables, not the secret's keys, in errors: that is what a local user has to set.
+  try {
+    return credentialsFromObject('environment', obj);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    let message = error.message;
+    for (const [variable, key] of Object.entries(mapping)) message = message.replace(`"${key}"`, variable);
+    throw new ConfigurationError(message);
+  }
+}
+
+/**
+ * The credential source for this process: Secrets Manager when `DANA_SECRET_ID` is set, otherwise the
+ * environment variables. Cached with a TTL (`DANA_SECRET_TTL_SECONDS`, default 300).
+ */
+export function credentialSourceFromEnv(env: NodeJS.ProcessEnv = process.env): CredentialSource {
+  const ttlMs = env.DANA_SECRET_TTL_SECONDS
+    ? Number(env.DANA_SECRET_TTL_SECONDS) * 1000
+    : DEFAULT_SECRET_TTL_MS;
+  const secretId = env.DANA_SECRET_ID;
+  const load = secretId ? secretsManagerLoader(secretId) : async () => credentialsFromEnv(env);
+  return new CachedCredentialSource(load, ttlMs);
+}
