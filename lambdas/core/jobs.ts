@@ -62,3 +62,55 @@ export interface JobSummary {
 export interface ChunkQueue {
   sendChunks(chunks: ChunkMessage[]): Promise<void>;
 }
+
+/** What the worker found when it tried to claim a chunk. */
+export type ChunkClaim =
+  /** First time: the caller may call DANAConnect. */
+  | { kind: 'claimed' }
+  /** Already finished: nothing to do (a redelivery or a duplicate). */
+  | { kind: 'done' }
+  /**
+   * Claimed before by a worker that never finished (it crashed, or timed out): whether DANAConnect started its
+   * rows cannot be known, so they must be reported as failed with an unknown outcome, never sent again.
+   */
+  | { kind: 'abandoned' };
+
+/**
+ * The job store: job summaries, per-row outcomes and chunk idempotency. DynamoDB in AWS, memory locally.
+ * Every method is idempotent, because every caller may run twice (duplicate events, redeliveries, retries).
+ */
+export interface JobStore {
+  /**
+   * Creates the job in state `ingesting`, or returns the state of the one that exists. The ingest goes on when
+   * it is `ingesting` (a retried or duplicate ingest: chunk ids are deterministic, so re-sending is harmless)
+   * and stops when it is `running` or `done`.
+   */
+  createJob(job: {
+    jobId: string;
+    source: JobSource;
+    operation: JobOperation;
+    name: string;
+  }): Promise<JobState | 'created'>;
+  /** Final outcomes the ingest decided itself (rejected rows). Idempotent per row number. */
+  recordRejected(jobId: string, outcomes: RowOutcome[]): Promise<void>;
+  /** The ingest is over: `total` rows, `rejected` of them rejected. Returns the job as it now stands. */
+  finishIngest(jobId: string, totals: { total: number; rejected: number }): Promise<JobSummary>;
+  /** Chunk idempotency: see ChunkClaim. `leaseMs` is how long a claim may run before it counts as abandoned. */
+  claimChunk(jobId: string, chunkId: string, leaseMs: number): Promise<ChunkClaim>;
+  /** Records the chunk's outcomes and adds them to the job's counts, once. Returns the job as it now stands. */
+  completeChunk(jobId: string, chunkId: string, outcomes: RowOutcome[]): Promise<JobSummary>;
+  /** Releases a claim made by this worker when DANAConnect provably did not act (e.g. 429), so it can run again. */
+  releaseChunk(jobId: string, chunkId: string): Promise<void>;
+  /** Moves a finished job (all rows have outcomes) to `done`, once; true for the caller that did it (it writes the report). */
+  markDone(jobId: string): Promise<boolean>;
+  getJob(jobId: string): Promise<JobSummary | undefined>;
+  /** Every row outcome of the job, in row order. */
+  outcomes(jobId: string): AsyncIterable<RowOutcome>;
+}
+
+/** The bucket (S3, or a folder locally). */
+export interface ObjectStore {
+  /** Streams an object's bytes. */
+  read(key: string): Promise<AsyncIterable<Uint8Array>>;
+  write(key: string, body: string | AsyncIterable<string>, contentType: string): Promise<void>;
+}
