@@ -178,6 +178,10 @@ interface CachedToken {
   expiresAt: number;
 }
 
+/**
+ * Every operation validates its ids and link code first and rejects with InvalidInputError (before any request)
+ * when they are unusable; it never throws synchronously.
+ */
 export class DanaClient {
   private readonly baseUrl: string;
   private readonly tokenUrl: string;
@@ -202,7 +206,7 @@ export class DanaClient {
   }
 
   /** #1 Start a conversation for its preloaded list. */
-  startList(conversationId: number, options: CallOptions = {}): Promise<DanaAnswer<StartAnswer>> {
+  async startList(conversationId: number, options: CallOptions = {}): Promise<DanaAnswer<StartAnswer>> {
     const id = parseId('conversationId', conversationId);
     return this.call({
       operation: 'startList',
@@ -214,7 +218,7 @@ export class DanaClient {
   }
 
   /** #2 Start for one new record created from `record`. */
-  startData(
+  async startData(
     conversationId: number,
     record: DanaRecord,
     options: CallOptions = {},
@@ -231,7 +235,7 @@ export class DanaClient {
   }
 
   /** #5 Start for one new record, addressed by project id (stable across reactivations). */
-  startDataByProject(
+  async startDataByProject(
     projectId: number,
     record: DanaRecord,
     options: CallOptions = {},
@@ -248,7 +252,7 @@ export class DanaClient {
   }
 
   /** #3 Start for an existing record (its recordUID), updating the given fields first. */
-  startRecord(
+  async startRecord(
     conversationId: number,
     recordUID: number,
     record: DanaRecord = {},
@@ -267,7 +271,7 @@ export class DanaClient {
   }
 
   /** #4 Start for a batch of 1..10 new records; the answer holds one envelope per record, in order. */
-  startBatch(
+  async startBatch(
     conversationId: number,
     records: DanaRecord[],
     options: CallOptions = {},
@@ -284,7 +288,7 @@ export class DanaClient {
   }
 
   /** #6 A contact's data from the link code DANAConnect put in its message; `fields` limits what comes back. */
-  getContactData(
+  async getContactData(
     danaparam: string,
     fields?: string[],
     options: CallOptions = {},
@@ -357,7 +361,12 @@ export class DanaClient {
       });
     let status: number | undefined;
     try {
-      const response = await this.fetchImpl(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+      const response = await this.fetchImpl(url, {
+        ...init,
+        // A redirect is not part of the contract: never follow one with a start (it becomes unexpected_answer).
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
       status = response.status;
       const text = await response.text();
       if (status < 200 || status >= 300) {

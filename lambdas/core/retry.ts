@@ -6,15 +6,16 @@
  * |-----------------------------------------------|--------------------------------------|------------------------|
  * | network, request never sent (refused, DNS, connect timeout) | retry                  | retry                  |
  * | 429 throttled                                 | retry after max(Retry-After, backoff), if within the budget | same |
- * | 401 unauthorized                              | once: fresh secret (and token), then retry once | same        |
+ * | 401 / 403 unauthorized (API or token endpoint) | once: fresh secret (and token), then retry once | same        |
  * | 400 / other 4xx illegal argument              | never                                | never                  |
  * | 5xx upstream internal error                   | never (it may have started someone)  | retry                  |
  * | timeout after the request was sent            | never (outcome unknown)              | retry                  |
  * | network, connection lost after sending        | never (outcome unknown)              | retry                  |
  * | unexpected answer (2xx but not JSON)          | never                                | never                  |
  *
- * Delays: full jitter, `random() * min(maxDelayMs, baseDelayMs * 2^retry)`, and no retry that would end after
- * `budgetMs` from the first attempt, so a call always ends well inside a Lambda's timeout.
+ * Delays: full jitter, `random() * min(maxDelayMs, baseDelayMs * 2^retry)`, and no retry that would begin later than
+ * `budgetMs` after the first attempt, so a loop ends within `budgetMs` plus one attempt's timeout (the one
+ * credential refresh after a 401 runs a second loop).
  */
 import { DanaError } from './errors';
 
@@ -42,8 +43,8 @@ export function isRetryable(error: DanaError, kind: CallKind): boolean {
     case 'throttled':
       return true;
     case 'network':
+    case 'timeout': // a connect timeout has delivery 'no': the request never left
       return error.delivery === 'no' || kind === 'read';
-    case 'timeout':
     case 'upstream_internal':
       return kind === 'read';
     case 'illegal_argument':

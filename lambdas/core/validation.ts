@@ -25,7 +25,7 @@ export const MAX_DANAPARAM_LENGTH = 512;
 export const MAX_FIELDS_LIST = 100;
 
 const ID_PATTERN = /^[1-9][0-9]{0,9}$/;
-const FIELD_CODE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const FIELD_CODE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const DANAPARAM_PATTERN = /^[A-Za-z0-9._~=-]{1,512}$/;
 
 /** An id as DANAConnect uses them: an int32 ≥ 1, written as plain digits. */
@@ -84,11 +84,23 @@ export function parseRecord(target: string, raw: unknown, rules: RecordRules = {
   }
   const out: DanaRecord = {};
   let count = 0;
-  for (const [code, value] of Object.entries(raw)) {
+  // Object.keys, not Object.entries: the same fields, without an array per field.
+  for (const code of Object.keys(raw)) {
     if (!isFieldCode(code)) throw new InvalidInputError(target, fieldCodeReason(code));
-    const normalized = normalizeValue(value);
+    const normalized = normalizeValue((raw as Record<string, unknown>)[code]);
     if (typeof normalized !== 'string') throw new InvalidInputError(`${target}.${code}`, normalized.reason);
-    out[code] = normalized;
+    // Assigning a field named __proto__ would drop it silently, so that one is defined; defining every field
+    // instead costs about 1 µs a record, which a million-row upload feels.
+    if (code === '__proto__') {
+      Object.defineProperty(out, code, {
+        value: normalized,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else {
+      out[code] = normalized;
+    }
     count++;
   }
   if (count === 0 && !rules.allowEmpty) throw new InvalidInputError(target, 'must have at least one field');
