@@ -1,0 +1,400 @@
+/**
+ * The deployment's configuration: its shape, its defaults and its validation. Values come from the CDK context
+ * key `gateway` (cdk.json, or a JSON file named with `-c gatewayConfigFile=path.json`), laid over DEFAULT_CONFIG
+ * key by key. Everything is checked at synth, and every problem is reported at once, named by its path.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InvalidInputError } from '../lambdas/core/errors';
+import { parseId } from '../lambdas/core/validation';
+
+export type AuthMode = 'iam' | 'api-key';
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** Where the DANAConnect credentials live. */
+export type SecretConfig =
+  /** The stack creates the secret with a placeholder value; the operator puts the credentials in it. */
+  | { source: 'create' }
+  /** An existing secret, by name (its ARN is not known at synth, so policies use the name plus `-??????`). */
+  | { source: 'name'; name: string; kmsKeyArn?: string }
+  /** An existing secret, by its complete ARN (with the 6-character suffix Secrets Manager adds). */
+  | { source: 'arn'; arn: string; kmsKeyArn?: string };
+
+/** One EventBridge rule that starts a conversation for its preloaded list. Crons run in UTC. */
+export interface ScheduledStart {
+  /** Unique; names the rule and appears in the function's log. */
+  name: string;
+  /** The flow's current activation. A reactivated flow has a new id: edit it here and deploy. */
+  conversationId: number;
+  /** AWS 6-field cron, e.g. `cron(0 8 ? * MON-FRI *)`, in UTC. */
+  cron: string;
+  enabled: boolean;
+  description: string;
+}
+
+export interface GatewayConfig {
+  /** The API Gateway stage, and the stack's name suffix (`DanaGateway-<stage>`). */
+  stage: string;
+  /** DANAConnect's base URL, scheme and host only (the client appends `/api/<version>/rest`). */
+  danaBaseUrl: string;
+  /** The OAuth2 token endpoint for API 2.0 credentials; unset means the client's default. */
+  danaTokenUrl?: string;
+  secret: SecretConfig;
+  /** `iam`: every method needs SigV4. `api-key`: every method needs an `x-api-key` of the stack's usage plan. */
+  auth: AuthMode;
+  /** Stage-wide (and usage-plan) throttling: steady requests per second and burst. */
+  throttling: { rateLimit: number; burstLimit: number };
+  /** Retention of every log group the stack creates (functions, API access logs). */
+  logRetentionDays: number;
+  logLevel: LogLevel;
+  /** E-mail addresses subscribed to the alarm topic (each must confirm the subscription). */
+  alarmEmails: string[];
+  /**
+   * `create`: the stack sets the account's API Gateway CloudWatch role (needed once per account and region for
+   * execution logging). `existing`: another stack or the console already did.
+   */
+  apiGatewayAccountRole: 'create' | 'existing';
+  scheduledStarts: ScheduledStart[];
+}
+
+export const DEFAULT_CONFIG: GatewayConfig = {
+  stage: 'prod',
+  danaBaseUrl: 'https://appserv.danaconnect.com',
+  secret: { source: 'create' },
+  auth: 'iam',
+  throttling: { rateLimit: 20, burstLimit: 40 },
+  logRetentionDays: 30,
+  logLevel: 'INFO',
+  alarmEmails: [],
+  apiGatewayAccountRole: 'create',
+  scheduledStarts: [],
+};
+
+/** The retention values CloudWatch Logs accepts (RetentionDays), 9999 meaning never expire. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+  9999,
+] as const;
+
+export const CONFIG_CONTEXT_KEY = 'gateway';
+export const CONFIG_FILE_CONTEXT_KEY = 'gatewayConfigFile';
+
+export class GatewayConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid gateway configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'GatewayConfigError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Cron: AWS EventBridge's 6-field form. https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html
+
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const WEEKDAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+interface CronField {
+  name: string;
+  min: number;
+  max: number;
+  names?: string[];
+  /** Extra forms this field alone accepts (`?`, `L`, `W`, `#`). */
+  special?: RegExp;
+}
+
+const CRON_FIELDS: CronField[] = [
+  { name: 'minutes', min: 0, max: 59 },
+  { name: 'hours', min: 0, max: 23 },
+  { name: 'day-of-month', min: 1, max: 31, special: /^(\?|L|LW|([1-9]|[12][0-9]|3[01])W)$/ },
+  { name: 'month', min: 1, max: 12, names: MONTHS },
+  { name: 'day-of-week', min: 1, max: 7, names: WEEKDAYS, special: /^(\?|L|[1-7]L|[1-7]#[1-5])$/ },
+  { name: 'year', min: 1970, max: 2199 },
+];
+
+function cronValue(field: CronField, token: string): number | undefined {
+  if (/^\d+$/.test(token)) {
+    const n = Number(token);
+    return n >= field.min && n <= field.max ? n : undefined;
+  }
+  const index = field.names?.indexOf(token.toUpperCase()) ?? -1;
+  return index >= 0 ? field.min + index : undefined;
+}
+
+/** Why one cron field is malformed, or undefined when it is fine. */
+function cronFieldProblem(field: CronField, text: string): string | undefined {
+  if (field.special?.test(text.toUpperCase())) return undefined;
+  const range = field.names
+    ? `${field.min}-${field.max} or ${field.names[0]}-${field.names[field.names.length - 1]}`
+    : `${field.min}-${field.max}`;
+  for (const item of text.split(',')) {
+    const [base = '', step, ...rest] = item.split('/');
+    if (rest.length > 0 || (step !== undefined && !/^[1-9]\d*$/.test(step))) {
+      return `${field.name} "${text}": "${item}" has a malformed /step`;
+    }
+    if (base === '*') continue;
+    const bounds = base.split('-');
+    if (bounds.length > 2 || bounds.some((b) => cronValue(field, b) === undefined)) {
+      return `${field.name} "${text}": "${base}" is not a value, range or * within ${range}`;
+    }
+  }
+  return undefined;
+}
+
+/** Why `expression` is not a valid EventBridge cron expression, or undefined when it is. */
+export function cronProblem(expression: string): string | undefined {
+  const match = /^cron\((.*)\)$/.exec(expression.trim());
+  if (!match) return 'must look like cron(Minutes Hours Day-of-month Month Day-of-week Year)';
+  const fields = (match[1] ?? '').trim().split(/\s+/);
+  if (fields.length !== 6) {
+    return `has ${fields.length} fields; EventBridge cron has 6 (Minutes Hours Day-of-month Month Day-of-week Year), e.g. cron(0 8 * * ? *)`;
+  }
+  for (const [index, field] of CRON_FIELDS.entries()) {
+    const problem = cronFieldProblem(field, fields[index] ?? '');
+    if (problem) return problem;
+  }
+  const [, , dayOfMonth, , dayOfWeek] = fields;
+  if ((dayOfMonth === '?') === (dayOfWeek === '?')) {
+    return 'exactly one of day-of-month and day-of-week must be "?" (e.g. cron(0 8 * * ? *) or cron(0 8 ? * MON-FRI *))';
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Field checks. Each records its problem under the field's path and returns the value when it is usable.
+
+class Checker {
+  readonly problems: string[] = [];
+
+  fail(path: string, reason: string): undefined {
+    this.problems.push(`${path}: ${reason}`);
+    return undefined;
+  }
+
+  object(path: string, value: unknown, keys: readonly string[]): Record<string, unknown> | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      return this.fail(path, 'must be an object');
+    }
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key))
+        this.fail(`${path}.${key}`, `is not a known setting (known: ${keys.join(', ')})`);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  string(path: string, value: unknown, pattern: RegExp, rule: string): string | undefined {
+    if (typeof value !== 'string' || !pattern.test(value)) return this.fail(path, `must be ${rule}`);
+    return value;
+  }
+
+  oneOf<T extends string>(path: string, value: unknown, allowed: readonly T[]): T | undefined {
+    if (typeof value !== 'string' || !allowed.includes(value as T)) {
+      return this.fail(path, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+    }
+    return value as T;
+  }
+
+  number(path: string, value: unknown, min: number, max: number, integer: boolean): number | undefined {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      return this.fail(path, `must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    }
+    if (integer && !Number.isInteger(value)) return this.fail(path, 'must be an integer');
+    return value;
+  }
+
+  httpsUrl(path: string, value: unknown, hostOnly: boolean): string | undefined {
+    let url: URL;
+    try {
+      if (typeof value !== 'string') throw new TypeError();
+      url = new URL(value);
+    } catch {
+      return this.fail(path, 'must be an absolute https:// URL');
+    }
+    if (url.protocol !== 'https:') return this.fail(path, 'must use https:// (credentials travel on it)');
+    if (url.username || url.password) return this.fail(path, 'must not carry credentials');
+    if (url.search || url.hash) return this.fail(path, 'must not have a query or fragment');
+    if (hostOnly && url.pathname !== '/') {
+      return this.fail(path, 'must be scheme and host only (the client appends /api/<version>/rest)');
+    }
+    return (value as string).replace(/\/+$/, '');
+  }
+}
+
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SECRET_ARN =
+  /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const SCHEDULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function checkSecret(c: Checker, value: unknown): SecretConfig | undefined {
+  const obj = c.object('secret', value, ['source', 'name', 'arn', 'kmsKeyArn']);
+  if (!obj) return undefined;
+  const source = c.oneOf('secret.source', obj.source, ['create', 'name', 'arn'] as const);
+  const kmsKeyArn =
+    obj.kmsKeyArn === undefined
+      ? undefined
+      : c.string(
+          'secret.kmsKeyArn',
+          obj.kmsKeyArn,
+          KMS_KEY_ARN,
+          'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
+        );
+  switch (source) {
+    case 'create':
+      if (obj.name !== undefined || obj.arn !== undefined || obj.kmsKeyArn !== undefined) {
+        return c.fail('secret', 'with source "create", name, arn and kmsKeyArn must not be set');
+      }
+      return { source };
+    case 'name': {
+      if (obj.arn !== undefined) return c.fail('secret.arn', 'must not be set with source "name"');
+      const name = c.string(
+        'secret.name',
+        obj.name,
+        SECRET_NAME,
+        '1 to 512 characters of letters, digits and /_+=.@-',
+      );
+      return name === undefined ? undefined : { source, name, ...(kmsKeyArn ? { kmsKeyArn } : {}) };
+    }
+    case 'arn': {
+      if (obj.name !== undefined) return c.fail('secret.name', 'must not be set with source "arn"');
+      const arn = c.string(
+        'secret.arn',
+        obj.arn,
+        SECRET_ARN,
+        'the secret\'s complete ARN, ending in -<6 characters> (or use source "name")',
+      );
+      return arn === undefined ? undefined : { source, arn, ...(kmsKeyArn ? { kmsKeyArn } : {}) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function checkScheduledStart(c: Checker, path: string, value: unknown): ScheduledStart | undefined {
+  const obj = c.object(path, value, ['name', 'conversationId', 'cron', 'enabled', 'description']);
+  if (!obj) return undefined;
+  const name = c.string(`${path}.name`, obj.name, SCHEDULE_NAME, '1 to 64 letters, digits, _ or -');
+  let conversationId: number | undefined;
+  try {
+    // The same id rule as every other door; a config holds it as a JSON number.
+    conversationId =
+      typeof obj.conversationId === 'number' ? parseId('conversationId', obj.conversationId) : undefined;
+    if (conversationId === undefined) c.fail(`${path}.conversationId`, 'must be a number (not a string)');
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    c.fail(`${path}.conversationId`, error.reason);
+  }
+  let cron: string | undefined;
+  if (typeof obj.cron !== 'string') c.fail(`${path}.cron`, 'must be a string like cron(0 8 * * ? *)');
+  else {
+    const problem = cronProblem(obj.cron);
+    if (problem) c.fail(`${path}.cron`, `${JSON.stringify(obj.cron)} ${problem}`);
+    else cron = obj.cron.trim();
+  }
+  const enabled =
+    typeof obj.enabled === 'boolean' ? obj.enabled : c.fail(`${path}.enabled`, 'must be true or false');
+  const description = c.string(
+    `${path}.description`,
+    obj.description,
+    /^[^\n]{1,512}$/,
+    '1 to 512 characters on one line',
+  );
+  if (name === undefined || conversationId === undefined || cron === undefined) return undefined;
+  if (enabled === undefined || description === undefined) return undefined;
+  return { name, conversationId, cron, enabled, description };
+}
+
+const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG).concat('danaTokenUrl');
+
+/**
+ * Validates `raw` (the context value, laid over the defaults key by key). `source` says where it came from, for
+ * the error message. Throws a GatewayConfigError listing every problem.
+ */
+export function parseGatewayConfig(raw: unknown, source = `context "${CONFIG_CONTEXT_KEY}"`): GatewayConfig {
+  const c = new Checker();
+  const given = raw === undefined ? {} : c.object('(root)', raw, CONFIG_KEYS);
+  if (!given) throw new GatewayConfigError(source, c.problems);
+  const merged = { ...DEFAULT_CONFIG, ...given } as Record<string, unknown>;
+
+  const stage = c.string(
+    'stage',
+    merged.stage,
+    /^[a-z][a-z0-9-]{0,31}$/,
+    'lowercase letters, digits and -, starting with a letter, at most 32 characters',
+  );
+  const danaBaseUrl = c.httpsUrl('danaBaseUrl', merged.danaBaseUrl, true);
+  const danaTokenUrl =
+    merged.danaTokenUrl === undefined ? undefined : c.httpsUrl('danaTokenUrl', merged.danaTokenUrl, false);
+  const secret = checkSecret(c, merged.secret);
+  const auth = c.oneOf('auth', merged.auth, ['iam', 'api-key'] as const);
+  const throttlingObj = c.object('throttling', merged.throttling, ['rateLimit', 'burstLimit']);
+  const rateLimit =
+    throttlingObj && c.number('throttling.rateLimit', throttlingObj.rateLimit, 1, 10_000, false);
+  const burstLimit =
+    throttlingObj && c.number('throttling.burstLimit', throttlingObj.burstLimit, 1, 5_000, true);
+  const logRetentionDays = LOG_RETENTION_DAYS.includes(merged.logRetentionDays as never)
+    ? (merged.logRetentionDays as number)
+    : c.fail('logRetentionDays', `must be one of ${LOG_RETENTION_DAYS.join(', ')} (9999 = never expire)`);
+  const logLevel = c.oneOf('logLevel', merged.logLevel, ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const);
+  const apiGatewayAccountRole = c.oneOf('apiGatewayAccountRole', merged.apiGatewayAccountRole, [
+    'create',
+    'existing',
+  ] as const);
+
+  let alarmEmails: string[] | undefined;
+  if (!Array.isArray(merged.alarmEmails)) c.fail('alarmEmails', 'must be an array of e-mail addresses');
+  else {
+    alarmEmails = merged.alarmEmails.filter(
+      (e, i): e is string => c.string(`alarmEmails[${i}]`, e, EMAIL, 'an e-mail address') !== undefined,
+    );
+  }
+
+  let scheduledStarts: ScheduledStart[] | undefined;
+  if (!Array.isArray(merged.scheduledStarts)) c.fail('scheduledStarts', 'must be an array');
+  else {
+    scheduledStarts = [];
+    const seen = new Set<string>();
+    for (const [i, item] of merged.scheduledStarts.entries()) {
+      const start = checkScheduledStart(c, `scheduledStarts[${i}]`, item);
+      if (!start) continue;
+      if (seen.has(start.name)) c.fail(`scheduledStarts[${i}].name`, `"${start.name}" is used twice`);
+      seen.add(start.name);
+      scheduledStarts.push(start);
+    }
+  }
+
+  if (c.problems.length > 0) throw new GatewayConfigError(source, c.problems);
+  return {
+    stage: stage!,
+    danaBaseUrl: danaBaseUrl!,
+    ...(danaTokenUrl ? { danaTokenUrl } : {}),
+    secret: secret!,
+    auth: auth!,
+    throttling: { rateLimit: rateLimit!, burstLimit: burstLimit! },
+    logRetentionDays: logRetentionDays!,
+    logLevel: logLevel!,
+    alarmEmails: alarmEmails!,
+    apiGatewayAccountRole: apiGatewayAccountRole!,
+    scheduledStarts: scheduledStarts!,
+  };
+}
+
+/** Reads the configuration from a construct's context: `gatewayConfigFile` (a JSON file) wins over `gateway`. */
+export function configFromContext(tryGetContext: (key: string) => unknown): GatewayConfig {
+  const file = tryGetContext(CONFIG_FILE_CONTEXT_KEY);
+  if (file !== undefined) {
+    if (typeof file !== 'string') {
+      throw new GatewayConfigError(`context "${CONFIG_FILE_CONTEXT_KEY}"`, ['must be a path to a JSON file']);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(resolve(file), 'utf8'));
+    } catch (error) {
+      throw new GatewayConfigError(file, [`cannot be read as JSON (${(error as Error).message})`]);
+    }
+    return parseGatewayConfig(raw, file);
+  }
+  return parseGatewayConfig(tryGetContext(CONFIG_CONTEXT_KEY));
+}

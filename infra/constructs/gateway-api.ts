@@ -1,0 +1,253 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { GATEWAY_ERRORS, type GatewayErrorCode } from '../../lambdas/core/errors';
+import type { OperationName, RouteSpec } from '../../lambdas/http/routes';
+import {
+  FIELD_CODE_PATTERN,
+  MAX_BATCH,
+  MAX_FIELDS_PER_RECORD,
+  MAX_VALUE_LENGTH,
+} from '../../lambdas/core/validation';
+import type { AuthMode } from '../config';
+
+/**
+ * A record as ../../lambdas/core/validation.ts accepts it, as a JSON schema (draft 4, API Gateway's dialect):
+ * field codes by the validator's own pattern, values string-ish, at most MAX_FIELDS_PER_RECORD fields.
+ */
+export function recordSchema(): apigateway.JsonSchema {
+  return {
+    schema: apigateway.JsonSchemaVersion.DRAFT4,
+    type: apigateway.JsonSchemaType.OBJECT,
+    minProperties: 1,
+    maxProperties: MAX_FIELDS_PER_RECORD,
+    patternProperties: {
+      [FIELD_CODE_PATTERN.source]: {
+        type: [
+          apigateway.JsonSchemaType.STRING,
+          apigateway.JsonSchemaType.NUMBER,
+          apigateway.JsonSchemaType.BOOLEAN,
+          apigateway.JsonSchemaType.NULL,
+        ],
+        maxLength: MAX_VALUE_LENGTH,
+      },
+    },
+    additionalProperties: false,
+  };
+}
+
+/** A batch for start/list/data: 1 to MAX_BATCH records. */
+export function batchSchema(): apigateway.JsonSchema {
+  const { schema: _draft, ...record } = recordSchema();
+  return {
+    schema: apigateway.JsonSchemaVersion.DRAFT4,
+    type: apigateway.JsonSchemaType.ARRAY,
+    minItems: 1,
+    maxItems: MAX_BATCH,
+    items: record,
+  };
+}
+
+/**
+ * API Gateway's own refusals (before any function runs) in the gateway's error envelope, with the status API
+ * Gateway uses and the `idError` of the one error table.
+ */
+const GATEWAY_RESPONSES: [apigateway.ResponseType, GatewayErrorCode][] = [
+  [apigateway.ResponseType.BAD_REQUEST_BODY, 'INVALID_INPUT'],
+  [apigateway.ResponseType.BAD_REQUEST_PARAMETERS, 'INVALID_INPUT'],
+  [apigateway.ResponseType.ACCESS_DENIED, 'FORBIDDEN'],
+  [apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, 'FORBIDDEN'],
+  [apigateway.ResponseType.INVALID_SIGNATURE, 'FORBIDDEN'],
+  [apigateway.ResponseType.EXPIRED_TOKEN, 'FORBIDDEN'],
+  [apigateway.ResponseType.INVALID_API_KEY, 'FORBIDDEN'],
+  [apigateway.ResponseType.THROTTLED, 'THROTTLED'],
+  [apigateway.ResponseType.QUOTA_EXCEEDED, 'THROTTLED'],
+  [apigateway.ResponseType.REQUEST_TOO_LARGE, 'PAYLOAD_TOO_LARGE'],
+  [apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE, 'UNSUPPORTED_MEDIA_TYPE'],
+  [apigateway.ResponseType.INTEGRATION_TIMEOUT, 'UPSTREAM_TIMEOUT'],
+  [apigateway.ResponseType.DEFAULT_5XX, 'INTERNAL'],
+];
+
+/** One JSON line per request. Paths are logged as templates (`{danaparam}`), never with their values. */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  extendedRequestId: '$context.extendedRequestId',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  resourcePath: '$context.resourcePath',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integration.status',
+  integrationLatency: '$context.integration.latency',
+  errorType: '$context.error.responseType',
+  errorMessage: '$context.error.message',
+  sourceIp: '$context.identity.sourceIp',
+  caller: '$context.identity.userArn',
+  apiKeyId: '$context.identity.apiKeyId',
+};
+
+export interface GatewayApiProps {
+  /** The API's name: also the `ApiName` dimension of its metrics. */
+  apiName: string;
+  stageName: string;
+  routes: readonly RouteSpec[];
+  /** The function behind each route. */
+  functions: Record<OperationName, lambda.IFunction>;
+  auth: AuthMode;
+  throttling: { rateLimit: number; burstLimit: number };
+  logRetention: logs.RetentionDays;
+  alarmAction?: cloudwatch.IAlarmAction;
+}
+
+/**
+ * The REST API, built from the route table: one resource path and method per route, each integrated with its
+ * own function, each requiring authorization, each validated before a function runs. Stage throttling, JSON
+ * access logs, error-level execution logs (never bodies), and an alarm on 5xx answers.
+ */
+export class GatewayApi extends Construct {
+  readonly api: apigateway.RestApi;
+  readonly accessLogs: logs.LogGroup;
+  readonly methods: Record<string, apigateway.Method> = {};
+  readonly serverErrorsAlarm: cloudwatch.Alarm;
+  readonly apiKey: apigateway.IApiKey | undefined;
+
+  constructor(scope: Construct, id: string, props: GatewayApiProps) {
+    super(scope, id);
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.api = new apigateway.RestApi(this, 'Api', {
+      restApiName: props.apiName,
+      description: "Gateway to DANAConnect's Conversation API",
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      // The account-wide CloudWatch role is the stack's business (see the stack), not this API's.
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: props.stageName,
+        throttlingRateLimit: props.throttling.rateLimit,
+        throttlingBurstLimit: props.throttling.burstLimit,
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        // Data tracing would log request and answer bodies: personal data.
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+      },
+    });
+
+    const paramsOnly = this.api.addRequestValidator('ParametersValidator', {
+      validateRequestParameters: true,
+      validateRequestBody: false,
+    });
+    const bodyAndParams = this.api.addRequestValidator('BodyValidator', {
+      validateRequestParameters: true,
+      validateRequestBody: true,
+    });
+    // `$default`: the schema applies whatever Content-Type the caller sends.
+    const contentType = '$default';
+    const recordModel = this.api.addModel('RecordModel', {
+      modelName: 'Record',
+      contentType,
+      description: 'One record: field code to value',
+      schema: recordSchema(),
+    });
+    const batchModel = this.api.addModel('BatchModel', {
+      modelName: 'Batch',
+      contentType,
+      description: `1 to ${MAX_BATCH} records`,
+      schema: batchSchema(),
+    });
+
+    for (const route of props.routes) {
+      const resource = this.api.root.resourceForPath(route.path);
+      const requestParameters: Record<string, boolean> = {};
+      for (const [, param] of route.path.matchAll(/\{([^}]+)\}/g)) {
+        requestParameters[`method.request.path.${param}`] = true;
+      }
+      for (const query of route.query) requestParameters[`method.request.querystring.${query}`] = false;
+
+      // An optional body cannot be said in JSON schema (an empty body is not JSON): that route's handler checks
+      // its body with the same validator.
+      const model = route.body === 'record' ? recordModel : route.body === 'batch' ? batchModel : undefined;
+
+      this.methods[route.name] = resource.addMethod(
+        route.method,
+        new apigateway.LambdaIntegration(props.functions[route.name], { allowTestInvoke: false }),
+        {
+          operationName: route.name,
+          requestParameters,
+          requestValidator: model ? bodyAndParams : paramsOnly,
+          ...(model ? { requestModels: { [contentType]: model } } : {}),
+          ...(props.auth === 'iam'
+            ? { authorizationType: apigateway.AuthorizationType.IAM }
+            : { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true }),
+        },
+      );
+    }
+
+    for (const [type, code] of GATEWAY_RESPONSES) {
+      const entry = GATEWAY_ERRORS[code];
+      this.api.addGatewayResponse(`Response${type.responseType}`, {
+        type,
+        templates: {
+          'application/json': `{"wsError":{"idError":${entry.idError},"errorDescription":$context.error.messageString}}`,
+        },
+      });
+    }
+
+    if (props.auth === 'api-key') {
+      const plan = this.api.addUsagePlan('UsagePlan', {
+        description: 'Callers of the DANAConnect gateway',
+        throttle: props.throttling,
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+      this.apiKey = this.api.addApiKey('ApiKey', { description: 'Key for the DANAConnect gateway' });
+      plan.addApiKey(this.apiKey);
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'The operator chose "auth": "api-key" in the configuration: every method requires an API key of the ' +
+          "stack's usage plan. The default is IAM (SigV4) authorization on every method.",
+      });
+    }
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason:
+        'Callers are backend systems, not end users: methods are authorized by IAM (SigV4) or, when the operator ' +
+        'configures it, API keys. There is no user pool to authorize against.',
+    });
+    Validations.of(this.api.deploymentStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'Every method requires SigV4 (or an API key), bodies and parameters are validated, and the stage is ' +
+        'throttled; a WAF web ACL (about $6 a month plus per-request fees) adds little for server-to-server ' +
+        'callers. Associate one if the API is ever exposed to browsers.',
+    });
+
+    this.serverErrorsAlarm = new cloudwatch.Alarm(this, 'ServerErrorsAlarm', {
+      alarmDescription:
+        'The API answered 5xx at least 5 times in 5 minutes. 502 = DANAConnect unreachable or answered ' +
+        'malformed; 504 = DANAConnect did not answer in time; 500 = a gateway fault or misconfiguration (e.g. ' +
+        'the secret still holds its placeholder). Check the access log group (status, integrationStatus) and ' +
+        "the function's log with the requestId. A start that timed out may or may not have started: ask " +
+        'DANAConnect before repeating it.',
+      metric: this.api.deploymentStage.metricServerError({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmAction) this.serverErrorsAlarm.addAlarmAction(props.alarmAction);
+  }
+}

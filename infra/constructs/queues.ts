@@ -1,0 +1,90 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** House defaults for every queue: encrypted at rest, TLS-only access, two weeks to look at what is in it. */
+const QUEUE_DEFAULTS = {
+  encryption: sqs.QueueEncryption.SQS_MANAGED,
+  enforceSSL: true,
+} as const;
+
+export interface DeadLetterQueueProps {
+  /** What lands here, for the alarm's text: "scheduled list starts that did not run". */
+  holds: string;
+  /** What the operator should do when the alarm fires. */
+  runbook: string;
+  alarmAction?: cloudwatch.IAlarmAction;
+}
+
+/** A dead-letter queue and its "not empty" alarm. Anything in it is work that did not happen. */
+export class DeadLetterQueue extends Construct {
+  readonly queue: sqs.Queue;
+  readonly notEmptyAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
+    super(scope, id);
+    this.queue = new sqs.Queue(this, 'Queue', { ...QUEUE_DEFAULTS, retentionPeriod: Duration.days(14) });
+    this.notEmptyAlarm = new cloudwatch.Alarm(this, 'NotEmptyAlarm', {
+      alarmDescription: `Dead-letter queue not empty: it holds ${props.holds}. ${props.runbook}`,
+      metric: this.queue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmAction) this.notEmptyAlarm.addAlarmAction(props.alarmAction);
+  }
+}
+
+export interface WorkQueueProps {
+  /** The consumer's timeout; the visibility timeout is 6 times that (AWS's advice for Lambda event sources). */
+  consumerTimeout: Duration;
+  /** Receives before a message goes to the dead-letter queue. */
+  maxReceiveCount: number;
+  /** Alarm when the oldest message has waited this long (the consumer is down or far behind). */
+  maxMessageAge: Duration;
+  holds: string;
+  deadLetterRunbook: string;
+  backlogRunbook: string;
+  alarmAction?: cloudwatch.IAlarmAction;
+}
+
+/** A work queue with its dead-letter queue, redrive policy and alarms (dead letters, age of the oldest message). */
+export class WorkQueue extends Construct {
+  readonly queue: sqs.Queue;
+  readonly deadLetters: DeadLetterQueue;
+  readonly oldestMessageAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: WorkQueueProps) {
+    super(scope, id);
+    this.deadLetters = new DeadLetterQueue(this, 'DeadLetters', {
+      holds: `${props.holds} that failed ${props.maxReceiveCount} times`,
+      runbook: props.deadLetterRunbook,
+      alarmAction: props.alarmAction,
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      ...QUEUE_DEFAULTS,
+      retentionPeriod: Duration.days(4),
+      visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deadLetters.queue, maxReceiveCount: props.maxReceiveCount },
+    });
+    this.oldestMessageAlarm = new cloudwatch.Alarm(this, 'OldestMessageAlarm', {
+      alarmDescription:
+        `Messages in the queue of ${props.holds} have waited more than ${props.maxMessageAge.toHumanString()}. ` +
+        props.backlogRunbook,
+      metric: this.queue.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: props.maxMessageAge.toSeconds(),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmAction) this.oldestMessageAlarm.addAlarmAction(props.alarmAction);
+  }
+}

@@ -1,0 +1,209 @@
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Construct } from 'constructs';
+import { ROUTES, type OperationName } from '../lambdas/http/routes';
+import type { GatewayConfig } from './config';
+import { DanaSecret } from './constructs/dana-secret';
+import { GatewayApi } from './constructs/gateway-api';
+import { GatewayFunction, type FunctionDefaults } from './constructs/gateway-function';
+import { ScheduledStarts } from './constructs/scheduled-starts';
+
+/**
+ * HTTP functions' timeout. The DANAConnect client gives each attempt 8 s and schedules no retry later than 10 s
+ * after the first attempt, so one call ends within 10 + 8 = 18 s; reading the secret and (API 2.0) fetching a
+ * token on a cold start add a little. 25 s lets the function always answer with its own typed error (504, 502)
+ * instead of being cut off, and stays under API Gateway's 29 s integration timeout.
+ */
+export const HTTP_FUNCTION_TIMEOUT = Duration.seconds(25);
+/** More memory is more CPU: 512 MB keeps the cold start of a bundled SDK short at a small cost. */
+export const HTTP_FUNCTION_MEMORY_MB = 512;
+
+export const SERVICE_NAME = 'dana-gateway';
+export const METRICS_NAMESPACE = 'DanaGateway';
+
+/** The repository root: functions are bundled from `lambdas/` under it. */
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface GatewayStackProps extends StackProps {
+  config: GatewayConfig;
+  projectRoot?: string;
+}
+
+/** `start-data-by-project` → `StartDataByProject`: construct ids, and so logical ids, that read well. */
+const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+
+export class GatewayStack extends Stack {
+  readonly config: GatewayConfig;
+  readonly alarmTopic: sns.Topic;
+  readonly secret: DanaSecret;
+  readonly functionDefaults: FunctionDefaults;
+  readonly functions: Record<OperationName, GatewayFunction>;
+  readonly api: GatewayApi;
+  readonly schedules: ScheduledStarts | undefined;
+
+  constructor(scope: Construct, id: string, props: GatewayStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.config = config;
+
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `DANAConnect gateway (${config.stage}) alarms`,
+      enforceSSL: true,
+    });
+    // The topic's own policy replaces SNS's default one, so CloudWatch alarms of this account are let in by name.
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${this.partition}:cloudwatch:${this.region}:${this.account}:alarm:*`,
+          },
+        },
+      }),
+    );
+    for (const email of config.alarmEmails) {
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    const alarmAction = new cloudwatchActions.SnsAction(this.alarmTopic);
+
+    this.secret = new DanaSecret(this, 'DanaCredentials', config.secret);
+
+    this.functionDefaults = {
+      projectRoot: props.projectRoot ?? PROJECT_ROOT,
+      logRetention: config.logRetentionDays,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: `${SERVICE_NAME}-${config.stage}`,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: config.logLevel,
+      },
+      dana: { secret: this.secret, baseUrl: config.danaBaseUrl, tokenUrl: config.danaTokenUrl },
+      alarmAction,
+    };
+
+    // One function per operation, named after its route.
+    this.functions = Object.fromEntries(
+      ROUTES.map((route) => [
+        route.name,
+        new GatewayFunction(this, pascal(route.name), {
+          defaults: this.functionDefaults,
+          name: route.name,
+          description: `${route.method} ${route.path}: ${route.summary}`.slice(0, 256),
+          timeout: HTTP_FUNCTION_TIMEOUT,
+          memorySize: HTTP_FUNCTION_MEMORY_MB,
+          callsDana: true,
+        }),
+      ]),
+    ) as Record<OperationName, GatewayFunction>;
+
+    this.api = new GatewayApi(this, 'Http', {
+      apiName: `${SERVICE_NAME}-${config.stage}`,
+      stageName: config.stage,
+      routes: ROUTES,
+      functions: Object.fromEntries(
+        Object.entries(this.functions).map(([name, fn]) => [name, fn.function]),
+      ) as Record<OperationName, GatewayFunction['function']>,
+      auth: config.auth,
+      throttling: config.throttling,
+      logRetention: config.logRetentionDays,
+      alarmAction,
+    });
+    if (config.apiGatewayAccountRole === 'create') this.setApiGatewayAccountRole();
+
+    this.schedules =
+      config.scheduledStarts.length > 0
+        ? new ScheduledStarts(this, 'Schedules', {
+            starts: config.scheduledStarts,
+            target: this.functions['start-list'].function,
+            alarmAction,
+          })
+        : undefined;
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.api.url,
+      description: 'Base URL of the API (append /api/1.0/rest/conversation/...)',
+    });
+    new CfnOutput(this, 'DanaSecretId', {
+      value: this.secret.secretId,
+      description: 'The secret to put the DANAConnect credentials JSON in',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topicArn,
+      description: 'Subscribe to receive alarms',
+    });
+    if (this.api.apiKey) {
+      new CfnOutput(this, 'ApiKeyId', {
+        value: this.api.apiKey.keyId,
+        description: 'aws apigateway get-api-key --include-value --api-key <id> shows the key',
+      });
+    }
+    if (this.schedules) {
+      new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
+        value: this.schedules.deadLetters.queue.queueUrl,
+        description: 'Scheduled list starts that did not run',
+      });
+    }
+  }
+
+  /**
+   * API Gateway writes execution logs through one role per account and region. This sets it, with an inline
+   * policy limited to API Gateway's own log groups instead of the AWS-managed policy (which allows any log group).
+   * The role is retained on stack deletion so the account setting never points at a deleted role.
+   */
+  private setApiGatewayAccountRole(): void {
+    const logGroupArn = (name: string) =>
+      `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:${name}`;
+    const role = new iam.Role(this, 'ApiGatewayLoggingRole', {
+      assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+      description: 'Lets API Gateway write execution logs (account-wide setting)',
+      inlinePolicies: {
+        ExecutionLogs: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: ['logs:DescribeLogGroups'],
+              resources: [logGroupArn('*')],
+            }),
+            new iam.PolicyStatement({
+              actions: [
+                'logs:CreateLogGroup',
+                'logs:CreateLogStream',
+                'logs:DescribeLogStreams',
+                'logs:PutLogEvents',
+                'logs:GetLogEvents',
+                'logs:FilterLogEvents',
+              ],
+              resources: [logGroupArn('API-Gateway-Execution-Logs_*'), logGroupArn('/aws/apigateway/*')],
+            }),
+          ],
+        }),
+      },
+    });
+    role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    const account = new apigateway.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    // Execution logging can only be switched on once the account has its role.
+    this.api.api.deploymentStage.node.addDependency(account);
+    // API Gateway names its log groups per API and stage (`API-Gateway-Execution-Logs_<api id>/<stage>`) for every
+    // REST API of the account; the one account-wide role cannot name them one by one.
+    const wildcards: Record<string, string> = {
+      'log-group:*': 'DescribeLogGroups only: it lists groups and takes no narrower resource.',
+      'log-group:API-Gateway-Execution-Logs_*':
+        'The execution log groups API Gateway creates, one per REST API and stage of the account and region.',
+      'log-group:/aws/apigateway/*': 'The group API Gateway writes to when the logging role is first set.',
+    };
+    for (const [resource, why] of Object.entries(wildcards)) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:${resource}]`,
+        reason:
+          `${why} The role is the account's API Gateway logging role, shared by every REST API; this is still ` +
+          'narrower than the AWS-managed AmazonAPIGatewayPushToCloudWatchLogs policy (every log group).',
+      });
+    }
+  }
+}

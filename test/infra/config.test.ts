@@ -1,0 +1,235 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  configFromContext,
+  cronProblem,
+  DEFAULT_CONFIG,
+  GatewayConfigError,
+  parseGatewayConfig,
+} from '../../infra/config';
+import { buildGatewayApp, cdkJsonContext } from '../../infra/gateway-app';
+
+const validStart = {
+  name: 'monday-reminders',
+  conversationId: 1001,
+  cron: 'cron(0 12 ? * MON *)',
+  enabled: true,
+  description: 'Monday reminders',
+};
+
+/** The problems parseGatewayConfig reports for `raw`. */
+function problemsOf(raw: unknown): string[] {
+  try {
+    parseGatewayConfig(raw);
+  } catch (error) {
+    if (error instanceof GatewayConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration: defaults and cdk.json', () => {
+  it('no context at all gives the defaults', () => {
+    expect(parseGatewayConfig(undefined)).toEqual(DEFAULT_CONFIG);
+  });
+
+  it("cdk.json's configuration is valid and is what the app deploys", () => {
+    const config = parseGatewayConfig(cdkJsonContext().gateway);
+    expect(config.stage).toBe('prod');
+    expect(config.danaBaseUrl).toBe('https://appserv.danaconnect.com');
+    expect(config.auth).toBe('iam');
+    expect(config.secret).toEqual({ source: 'create' });
+  });
+
+  it('a partial configuration keeps the defaults for the keys it does not set', () => {
+    const config = parseGatewayConfig({ stage: 'staging', logRetentionDays: 90 });
+    expect(config).toEqual({ ...DEFAULT_CONFIG, stage: 'staging', logRetentionDays: 90 });
+  });
+
+  it('accepts each secret source, a token URL and scheduled starts', () => {
+    const config = parseGatewayConfig({
+      danaTokenUrl: 'https://auth.danaconnect.com/oauth2/token',
+      secret: {
+        source: 'arn',
+        arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/dana-AbC123',
+        kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      },
+      scheduledStarts: [validStart, { ...validStart, name: 'b', conversationId: 2147483647, enabled: false }],
+    });
+    expect(config.danaTokenUrl).toBe('https://auth.danaconnect.com/oauth2/token');
+    expect(config.secret.source).toBe('arn');
+    expect(config.scheduledStarts.map((s) => s.conversationId)).toEqual([1001, 2147483647]);
+    expect(parseGatewayConfig({ secret: { source: 'name', name: 'prod/danaconnect' } }).secret).toEqual({
+      source: 'name',
+      name: 'prod/danaconnect',
+    });
+  });
+
+  it('a trailing slash on the base URL is dropped', () => {
+    expect(parseGatewayConfig({ danaBaseUrl: 'https://appserv.danaconnect.com/' }).danaBaseUrl).toBe(
+      'https://appserv.danaconnect.com',
+    );
+  });
+});
+
+describe('configuration: errors name the setting and the rule', () => {
+  it.each([
+    [{ danaBaseUrl: 'http://appserv.danaconnect.com' }, 'danaBaseUrl: must use https://'],
+    [{ danaBaseUrl: 'appserv.danaconnect.com' }, 'danaBaseUrl: must be an absolute https:// URL'],
+    [
+      { danaBaseUrl: 'https://appserv.danaconnect.com/api/1.0/rest' },
+      'danaBaseUrl: must be scheme and host only',
+    ],
+    [{ danaBaseUrl: 'https://user:pw@appserv.danaconnect.com' }, 'danaBaseUrl: must not carry credentials'],
+    [{ danaTokenUrl: 'http://auth.danaconnect.com/oauth2/token' }, 'danaTokenUrl: must use https://'],
+    [{ stage: 'Prod_1' }, 'stage: must be lowercase letters, digits and -'],
+    [{ stage: '' }, 'stage: must be lowercase letters'],
+    [{ auth: 'cognito' }, 'auth: must be one of "iam", "api-key"'],
+    [
+      { throttling: { rateLimit: 0, burstLimit: 10 } },
+      'throttling.rateLimit: must be a number from 1 to 10000',
+    ],
+    [{ throttling: { rateLimit: 10, burstLimit: 2.5 } }, 'throttling.burstLimit: must be an integer'],
+    [{ throttling: { rateLimit: 10 } }, 'throttling.burstLimit: must be an integer from 1 to 5000'],
+    [{ logRetentionDays: 10 }, 'logRetentionDays: must be one of 1, 3, 5, 7, 14, 30'],
+    [{ logLevel: 'verbose' }, 'logLevel: must be one of "DEBUG", "INFO", "WARN", "ERROR"'],
+    [{ alarmEmails: ['ops'] }, 'alarmEmails[0]: must be an e-mail address'],
+    [{ apiGatewayAccountRole: 'maybe' }, 'apiGatewayAccountRole: must be one of "create", "existing"'],
+    [{ stages: 'prod' }, 'stages: is not a known setting'],
+    [{ secret: { source: 'ssm' } }, 'secret.source: must be one of "create", "name", "arn"'],
+    [
+      { secret: { source: 'create', name: 'x' } },
+      'secret: with source "create", name, arn and kmsKeyArn must not',
+    ],
+    [{ secret: { source: 'name' } }, 'secret.name: must be 1 to 512 characters'],
+    [
+      { secret: { source: 'arn', arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/dana' } },
+      "secret.arn: must be the secret's complete ARN, ending in -<6 characters>",
+    ],
+    [
+      { secret: { source: 'name', name: 'x', kmsKeyArn: 'alias/aws/secretsmanager' } },
+      'secret.kmsKeyArn: must be a KMS key ARN',
+    ],
+    [{ scheduledStarts: {} }, 'scheduledStarts: must be an array'],
+  ])('%j → %s', (raw, expected) => {
+    expect(problemsOf(raw).join('\n')).toContain(expected);
+  });
+
+  it.each([
+    [
+      { cron: 'cron(0 8 * * *)' },
+      'scheduledStarts[0].cron: "cron(0 8 * * *)" has 5 fields; EventBridge cron has 6',
+    ],
+    [{ cron: '0 8 * * ? *' }, 'must look like cron(Minutes Hours Day-of-month Month Day-of-week Year)'],
+    [{ cron: 'rate(5 minutes)' }, 'must look like cron('],
+    [{ cron: 'cron(0 8 * * * *)' }, 'exactly one of day-of-month and day-of-week must be "?"'],
+    [{ cron: 'cron(60 8 * * ? *)' }, 'minutes "60": "60" is not a value, range or * within 0-59'],
+    [{ conversationId: 0 }, 'scheduledStarts[0].conversationId: must be an integer from 1 to 2147483647'],
+    [{ conversationId: 2147483648 }, 'conversationId: must be an integer from 1 to 2147483647'],
+    [{ conversationId: 1.5 }, 'conversationId: must be an integer from 1 to 2147483647'],
+    [{ conversationId: '1001' }, 'scheduledStarts[0].conversationId: must be a number (not a string)'],
+    [{ name: 'monday reminders' }, 'scheduledStarts[0].name: must be 1 to 64 letters, digits, _ or -'],
+    [{ enabled: 'yes' }, 'scheduledStarts[0].enabled: must be true or false'],
+    [{ description: '' }, 'scheduledStarts[0].description: must be 1 to 512 characters on one line'],
+    [{ at: '08:00' }, 'scheduledStarts[0].at: is not a known setting'],
+  ])('scheduled start %j → %s', (change, expected) => {
+    expect(problemsOf({ scheduledStarts: [{ ...validStart, ...change }] }).join('\n')).toContain(expected);
+  });
+
+  it('a schedule name used twice is refused', () => {
+    expect(problemsOf({ scheduledStarts: [validStart, { ...validStart, conversationId: 1002 }] })).toEqual([
+      'scheduledStarts[1].name: "monday-reminders" is used twice',
+    ]);
+  });
+
+  it('reports every problem at once, in one message that says where the configuration came from', () => {
+    let error: unknown;
+    try {
+      parseGatewayConfig(
+        { stage: 'Prod', danaBaseUrl: 'http://x', scheduledStarts: [{ ...validStart, cron: 'cron(bad)' }] },
+        'cdk.json context "gateway"',
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(GatewayConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^Invalid gateway configuration \(cdk\.json context "gateway"\):\n/);
+    expect((error as GatewayConfigError).problems).toHaveLength(3);
+    expect(message).toContain('  - stage: ');
+    expect(message).toContain('  - danaBaseUrl: ');
+    expect(message).toContain('  - scheduledStarts[0].cron: ');
+  });
+
+  it('the app refuses to synthesize with an invalid configuration', () => {
+    expect(() =>
+      buildGatewayApp({
+        context: { ...cdkJsonContext(), gateway: { ...(cdkJsonContext().gateway as object), auth: 'none' } },
+      }),
+    ).toThrow(
+      /Invalid gateway configuration \(context "gateway"\):\n {2}- auth: must be one of "iam", "api-key"/,
+    );
+  });
+});
+
+describe('cron expressions (EventBridge, 6 fields, UTC)', () => {
+  it.each([
+    'cron(0 8 * * ? *)',
+    'cron(0 12 ? * MON-FRI *)',
+    'cron(0/15 8-17 ? * MON-FRI *)',
+    'cron(*/5 * * * ? *)',
+    'cron(30 6 1,15 JAN-MAR ? 2027)',
+    'cron(0 12 L * ? *)',
+    'cron(0 8 15W * ? *)',
+    'cron(0 9 ? * 2#1 *)',
+    'cron(0 9 ? * 6L *)',
+    'cron(0 9 ? * sun *)',
+    'cron(59 23 31 12 ? 2199)',
+  ])('accepts %s', (expression) => {
+    expect(cronProblem(expression)).toBeUndefined();
+  });
+
+  it.each([
+    ['cron(0 24 * * ? *)', 'hours "24"'],
+    ['cron(0 8 32 * ? *)', 'day-of-month "32"'],
+    ['cron(0 8 0 * ? *)', 'day-of-month "0"'],
+    ['cron(0 8 ? 13 * *)', 'month "13"'],
+    ['cron(0 8 ? * 8 *)', 'day-of-week "8"'],
+    ['cron(0 8 ? * MON-FRIDAY *)', 'day-of-week "MON-FRIDAY"'],
+    ['cron(0 8 * * ? 1969)', 'year "1969"'],
+    ['cron(*/0 8 * * ? *)', 'malformed /step'],
+    ['cron(0 8 ? * ? *)', 'exactly one of day-of-month and day-of-week'],
+    ['cron(? 8 * * ? *)', 'minutes "?"'],
+    ['cron(0 8 L-2 * ? *)', 'day-of-month "L-2"'],
+    ['cron(0 8 1-2-3 * ? *)', 'day-of-month "1-2-3"'],
+  ])('refuses %s (%s)', (expression, expected) => {
+    expect(cronProblem(expression)).toContain(expected);
+  });
+});
+
+describe('configuration from a JSON file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-config-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('`-c gatewayConfigFile=<path>` reads the whole configuration from that file', () => {
+    const file = join(dir, 'staging.json');
+    writeFileSync(file, JSON.stringify({ stage: 'staging', auth: 'api-key' }));
+    const context: Record<string, unknown> = { gatewayConfigFile: file, gateway: { stage: 'prod' } };
+    const config = configFromContext((key) => context[key]);
+    expect(config).toEqual({ ...DEFAULT_CONFIG, stage: 'staging', auth: 'api-key' });
+  });
+
+  it('names the file when it is missing, unreadable or invalid', () => {
+    const missing = join(dir, 'missing.json');
+    expect(() => configFromContext((key) => (key === 'gatewayConfigFile' ? missing : undefined))).toThrow(
+      `Invalid gateway configuration (${missing})`,
+    );
+    const invalid = join(dir, 'invalid.json');
+    writeFileSync(invalid, JSON.stringify({ logLevel: 'LOUD' }));
+    expect(() => configFromContext((key) => (key === 'gatewayConfigFile' ? invalid : undefined))).toThrow(
+      `Invalid gateway configuration (${invalid}):\n  - logLevel: must be one of`,
+    );
+  });
+});

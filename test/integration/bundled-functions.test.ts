@@ -1,0 +1,398 @@
+/**
+ * The artifact that would be deployed is the one that is tested: one real synth of the cdk.json app WITH bundling
+ * (local esbuild, cdk-nag on), then each function's bundle from the cloud assembly runs in a fresh Node process
+ * with the environment its template gives it, real-shaped events, its secret in moto_server and the sandbox as
+ * DANAConnect. Only two values are swapped for local ones: DANAConnect's URL and the secret's id.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { buildGatewayApp, cdkJsonContext } from '../../infra/gateway-app';
+import type { GatewayStack } from '../../infra/gateway-stack';
+import { ROUTES, type OperationName } from '../../lambdas/http/routes';
+import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { apiGatewayEvent, scheduledStartEvent } from '../fixtures/events';
+
+const REGION = 'us-east-1';
+const DEMO_BASIC =
+  'Basic ' +
+  Buffer.from(`${DEMO_USER.username}@${DEMO_USER.companyCode}:${DEMO_USER.password}`).toString('base64');
+
+/** Loads the bundle like the Lambda runtime (`<file>.<export>` from the task root), invokes it once, reports. */
+const RUNNER = `
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [eventFile, resultFile] = process.argv.slice(2);
+const [file, name] = process.env._HANDLER.split('.');
+const base = join(process.env.LAMBDA_TASK_ROOT, file);
+const module = await import(pathToFileURL(existsSync(base + '.mjs') ? base + '.mjs' : base + '.js').href);
+const deadline = Date.now() + Number(process.env.TEST_TIMEOUT_MS);
+const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
+const context = {
+  callbackWaitsForEmptyEventLoop: true,
+  functionName,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:${REGION}:123456789012:function:' + functionName,
+  memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+  awsRequestId: randomUUID(),
+  logGroupName: '/aws/lambda/' + functionName,
+  logStreamName: '2025/11/25/[$LATEST]' + randomUUID().replaceAll('-', ''),
+  getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  done() {}, fail() {}, succeed() {},
+};
+let report;
+try {
+  report = { outcome: 'returned', result: await module[name](JSON.parse(readFileSync(eventFile, 'utf8')), context) };
+} catch (error) {
+  report = { outcome: 'threw', errorName: error?.name, stack: String(error?.stack) };
+}
+writeFileSync(resultFile, JSON.stringify(report));
+// Like a Lambda sandbox being frozen: kept-alive sockets must not hold the process open.
+setTimeout(() => process.exit(0), 200).unref();
+`;
+
+interface Bundle {
+  logicalId: string;
+  assetDir: string;
+  handler: string;
+  timeoutSeconds: number;
+  memorySize: number;
+  environment: Record<string, unknown>;
+}
+
+interface Invocation {
+  outcome: 'returned' | 'threw';
+  result?: unknown;
+  errorName?: string;
+  stack?: string;
+  /** Everything the process wrote (its log lines). */
+  output: string;
+}
+
+let workDir: string;
+let stack: GatewayStack;
+let bundles: Record<OperationName, Bundle>;
+let secretLogicalId: string;
+let secretPlaceholder: string;
+let sandbox: Sandbox;
+let secretArn: string;
+let placeholderSecretArn: string;
+
+/** The function's bundle, handler and environment, from the synthesized template and its asset manifest. */
+function readBundles(assemblyDir: string): Record<OperationName, Bundle> {
+  const template = JSON.parse(readFileSync(join(assemblyDir, stack.templateFile), 'utf8')) as {
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  };
+  const manifest = JSON.parse(readFileSync(join(assemblyDir, `${stack.artifactId}.assets.json`), 'utf8')) as {
+    files: Record<string, { source: { path: string }; destinations: Record<string, { objectKey: string }> }>;
+  };
+  const assetByKey = new Map<string, string>();
+  for (const file of Object.values(manifest.files)) {
+    for (const destination of Object.values(file.destinations)) {
+      assetByKey.set(destination.objectKey, join(assemblyDir, file.source.path));
+    }
+  }
+  const secret = template.Resources[secretLogicalId]!.Properties.GenerateSecretString as Record<
+    string,
+    string
+  >;
+  secretPlaceholder = JSON.stringify({
+    ...JSON.parse(secret.SecretStringTemplate!),
+    [secret.GenerateStringKey!]: 'x1Y2z3',
+  });
+
+  const out = {} as Record<OperationName, Bundle>;
+  for (const route of ROUTES) {
+    const fn = stack.functions[route.name].function;
+    const logicalId = stack.getLogicalId(fn.node.defaultChild as never);
+    const resource = template.Resources[logicalId]!;
+    expect(resource.Type).toBe('AWS::Lambda::Function');
+    const p = resource.Properties;
+    const key = (p.Code as { S3Key: string }).S3Key;
+    out[route.name] = {
+      logicalId,
+      assetDir: assetByKey.get(key)!,
+      handler: p.Handler as string,
+      timeoutSeconds: p.Timeout as number,
+      memorySize: p.MemorySize as number,
+      environment: (p.Environment as { Variables: Record<string, unknown> }).Variables,
+    };
+  }
+  return out;
+}
+
+/** The template's environment, with the deployed DANAConnect URL and secret swapped for the local ones. */
+function localEnvironment(bundle: Bundle, secretId: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(bundle.environment)) {
+    if (name === 'DANA_SECRET_ID') {
+      expect(value, 'the secret id is the stack’s own secret').toEqual({ Ref: secretLogicalId });
+      env[name] = secretId;
+    } else if (name === 'DANA_BASE_URL') {
+      expect(value).toBe('https://appserv.danaconnect.com');
+      env[name] = sandbox.url;
+    } else {
+      expect(typeof value, name).toBe('string');
+      env[name] = value as string;
+    }
+  }
+  return env;
+}
+
+/** Runs one bundled function once, in a fresh Node process, as Lambda would. */
+async function invoke(
+  name: OperationName,
+  event: unknown,
+  options: { secretId?: string } = {},
+): Promise<Invocation> {
+  const bundle = bundles[name];
+  const id = randomUUID();
+  const eventFile = join(workDir, `${id}.event.json`);
+  const resultFile = join(workDir, `${id}.result.json`);
+  writeFileSync(eventFile, JSON.stringify(event));
+  const functionName = `DanaGateway-prod-${bundle.logicalId}`;
+  const child = spawn(process.execPath, [join(workDir, 'run-handler.mjs'), eventFile, resultFile], {
+    cwd: bundle.assetDir,
+    // Nothing from this test process: only what the template sets, plus what the Lambda runtime would.
+    env: {
+      PATH: process.env.PATH,
+      ...localEnvironment(bundle, options.secretId ?? secretArn),
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_ENDPOINT_URL: inject('motoEndpoint'),
+      AWS_LAMBDA_FUNCTION_NAME: functionName,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(bundle.memorySize),
+      LAMBDA_TASK_ROOT: bundle.assetDir,
+      _HANDLER: bundle.handler,
+      TZ: 'UTC',
+      TEST_TIMEOUT_MS: String(bundle.timeoutSeconds * 1000),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), bundle.timeoutSeconds * 1000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(killer);
+  expect(existsSync(resultFile), `${name} produced no result (exit ${code}):\n${output}`).toBe(true);
+  // Whatever happened, nothing secret reached the function's output.
+  expect(output).not.toContain(DEMO_USER.password);
+  expect(output).not.toContain(DEMO_BASIC.slice('Basic '.length));
+  return { ...(JSON.parse(readFileSync(resultFile, 'utf8')) as Omit<Invocation, 'output'>), output };
+}
+
+const apiCalls = () => sandbox.received().filter((r) => r.path.startsWith('/api/'));
+
+function httpAnswer(invocation: Invocation): {
+  statusCode: number;
+  body: unknown;
+  headers: Record<string, string>;
+} {
+  expect(invocation.outcome, invocation.stack ?? invocation.output).toBe('returned');
+  const result = invocation.result as { statusCode: number; body: string; headers: Record<string, string> };
+  return { statusCode: result.statusCode, headers: result.headers, body: JSON.parse(result.body) };
+}
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'bundled-functions-'));
+  writeFileSync(join(workDir, 'run-handler.mjs'), RUNNER);
+  // One synth for every case: the cdk.json app exactly as `cdk synth` builds it, bundling included.
+  const built = buildGatewayApp({ outdir: join(workDir, 'cdk.out'), context: cdkJsonContext() });
+  stack = built.stack;
+  secretLogicalId = stack.getLogicalId(stack.secret.created!.node.defaultChild as never);
+  const assembly = built.app.synth();
+  bundles = readBundles(assembly.directory);
+
+  sandbox = await startSandbox();
+  const secrets = new SecretsManagerClient({ endpoint: inject('motoEndpoint'), region: REGION });
+  const created = await secrets.send(
+    new CreateSecretCommand({
+      Name: `dana-gateway-test/${randomUUID()}`,
+      SecretString: JSON.stringify(DEMO_USER),
+    }),
+  );
+  secretArn = created.ARN!;
+  const placeholder = await secrets.send(
+    new CreateSecretCommand({ Name: `dana-gateway-test/${randomUUID()}`, SecretString: secretPlaceholder }),
+  );
+  placeholderSecretArn = placeholder.ARN!;
+  secrets.destroy();
+}, 120_000);
+
+afterAll(async () => {
+  await sandbox?.close();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+beforeEach(() => sandbox.reset());
+
+describe('the bundles in the cloud assembly', () => {
+  it('one ESM bundle per function, with its source map and esbuild metafile, the AWS SDK inside', () => {
+    for (const route of ROUTES) {
+      const bundle = bundles[route.name];
+      expect(bundle.handler, route.name).toBe('index.handler');
+      expect(readdirSync(bundle.assetDir).sort(), route.name).toEqual([
+        'index.meta.json',
+        'index.mjs',
+        'index.mjs.map',
+      ]);
+      const code = readFileSync(join(bundle.assetDir, 'index.mjs'), 'utf8');
+      expect(code, route.name).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+      // Nothing is left for the runtime to resolve: no bare imports of packages.
+      expect(code).not.toMatch(/from\s*["'](@aws-sdk|@aws-lambda-powertools|@middy)\//);
+      const meta = JSON.parse(readFileSync(join(bundle.assetDir, 'index.meta.json'), 'utf8')) as {
+        inputs: Record<string, unknown>;
+      };
+      const inputs = Object.keys(meta.inputs);
+      expect(
+        inputs.some((i) => i.includes(`lambdas/${route.name}/handler.ts`)),
+        route.name,
+      ).toBe(true);
+      expect(
+        inputs.some((i) => i.includes('node_modules/@aws-sdk/client-secrets-manager/')),
+        route.name,
+      ).toBe(true);
+    }
+  });
+});
+
+describe('each bundled function, in a fresh Node process, against moto and the sandbox', () => {
+  it('start-data creates record 3663 with the vendor body, using the credentials from the secret', async () => {
+    const event = apiGatewayEvent('start-data');
+    const answer = httpAnswer(await invoke('start-data', event));
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toEqual({ wsResult: { idResult: 3663, resultDescription: 'OK' } });
+    expect(answer.headers['X-Request-Id']).toBe(event.requestContext.requestId);
+    expect(apiCalls()).toMatchObject([
+      {
+        method: 'POST',
+        path: '/api/1.0/rest/conversation/1001/start/data',
+        authorization: DEMO_BASIC,
+        body: { NAME: 'Dana', EMAIL: 'support@danaconnect.com' },
+      },
+    ]);
+  });
+
+  it('start-data-by-project starts a record through project 77', async () => {
+    const answer = httpAnswer(
+      await invoke('start-data-by-project', apiGatewayEvent('start-data-by-project')),
+    );
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toEqual({ wsResult: { idResult: 3664, resultDescription: 'OK' } });
+    expect(apiCalls()).toMatchObject([
+      { method: 'POST', path: '/api/1.0/rest/conversation/ProjectID/77/start/data' },
+    ]);
+  });
+
+  it('start-batch starts two records, one envelope each, in order', async () => {
+    const answer = httpAnswer(await invoke('start-batch', apiGatewayEvent('start-batch')));
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toEqual([
+      { wsResult: { idResult: 3665, resultDescription: 'OK' } },
+      { wsResult: { idResult: 3666, resultDescription: 'OK' } },
+    ]);
+    const [call, ...more] = apiCalls();
+    expect(more).toEqual([]);
+    expect(call).toMatchObject({ path: '/api/1.0/rest/conversation/1001/start/list/data' });
+    expect((call!.body as unknown[]).length).toBe(2);
+  });
+
+  it('start-record updates record 3663 and starts it', async () => {
+    const answer = httpAnswer(await invoke('start-record', apiGatewayEvent('start-record')));
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toEqual({ wsResult: { idResult: 0, resultDescription: 'OK' } });
+    expect(apiCalls()).toMatchObject([
+      {
+        path: '/api/1.0/rest/conversation/1001/start/record/3663',
+        body: { PHONE_NUMBER: '+19546441233', RECEIPT_FILE: 's3://Receipt/receipt-example.pdf' },
+      },
+    ]);
+  });
+
+  it('get-contact-data returns the requested fields of record 3663', async () => {
+    const answer = httpAnswer(await invoke('get-contact-data', apiGatewayEvent('get-contact-data')));
+    expect(answer.statusCode).toBe(200);
+    expect((answer.body as { record: unknown }).record).toEqual({
+      NAME: 'Dana',
+      EMAIL: 'support@danaconnect.com',
+      PHONE_NUMBER: '+19546441233',
+    });
+    expect(apiCalls()).toMatchObject([
+      {
+        method: 'GET',
+        path: '/api/1.0/rest/conversation/data/lc-3663',
+        query: { fields: 'NAME,EMAIL,PHONE_NUMBER' },
+      },
+    ]);
+  });
+
+  it('start-list over HTTP starts the list', async () => {
+    const answer = httpAnswer(await invoke('start-list', apiGatewayEvent('start-list')));
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toEqual({ wsResult: { idResult: 0, resultDescription: 'OK' } });
+    expect(apiCalls()).toMatchObject([
+      { method: 'POST', path: '/api/1.0/rest/conversation/1001/start/list' },
+    ]);
+  });
+
+  it('start-list takes the scheduled start the rules send, and logs it as JSON', async () => {
+    const invocation = await invoke('start-list', scheduledStartEvent());
+    expect(invocation.outcome, invocation.stack).toBe('returned');
+    expect(invocation.result).toEqual({ wsResult: { idResult: 0, resultDescription: 'OK' } });
+    expect(apiCalls()).toMatchObject([
+      { method: 'POST', path: '/api/1.0/rest/conversation/1001/start/list', authorization: DEMO_BASIC },
+    ]);
+    const done = invocation.output
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('scheduled start done'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(done).toEqual([
+      expect.objectContaining({
+        schedule: 'monday-reminders',
+        conversationId: 1001,
+        service: 'dana-gateway-prod',
+      }),
+    ]);
+  });
+
+  it('a scheduled start DANAConnect refuses fails the invocation, with a source-mapped stack', async () => {
+    const invocation = await invoke('start-list', {
+      scheduledStart: { name: 'stale', conversationId: 9999 },
+    });
+    expect(invocation.outcome).toBe('threw');
+    expect(invocation.errorName).toBe('DanaError');
+    // --enable-source-maps (NODE_OPTIONS from the template) maps the minified bundle back to the TypeScript.
+    expect(invocation.stack).toMatch(/lambdas\/core\/dana-client\.ts:\d+:\d+/);
+    expect(apiCalls()).toHaveLength(1);
+  });
+
+  it('the placeholder of the secret the stack creates is refused before anything is sent', async () => {
+    const invocation = await invoke('start-list', apiGatewayEvent('start-list'), {
+      secretId: placeholderSecretArn,
+    });
+    const answer = httpAnswer(invocation);
+    expect(answer.statusCode).toBe(500);
+    expect(answer.body).toMatchObject({ wsError: { idError: 9500 } });
+    expect(sandbox.received()).toEqual([]);
+    // The log names what to fix (a key of the secret), never the secret's value.
+    const problems = invocation.output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => (JSON.parse(line) as { problem?: string }).problem)
+      .filter(Boolean);
+    expect(problems).toEqual([expect.stringContaining('"username" is missing')]);
+    expect(invocation.output).not.toContain('x1Y2z3');
+  });
+});
