@@ -1,11 +1,16 @@
 import 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     motoEndpoint: string;
+    /** Where every test worker's stdout/stderr is captured for the log audit (test/audit). */
+    logCaptureDir: string;
   }
 }
 
@@ -38,8 +43,11 @@ async function waitUntilUp(url: string, child: ChildProcess): Promise<void> {
 /**
  * Starts one moto_server on 127.0.0.1 for the whole run (unless MOTO_ENDPOINT points at one already)
  * and stops it afterwards. Tests reach it with `inject('motoEndpoint')`.
+ * Also makes the folder where test workers' output is captured for the log audit (`inject('logCaptureDir')`).
  */
 export default async function setup(project: TestProject) {
+  const logCaptureDir = mkdtempSync(join(tmpdir(), 'dana-gateway-logs-'));
+  project.provide('logCaptureDir', logCaptureDir);
   let endpoint = process.env.MOTO_ENDPOINT;
   let child: ChildProcess | undefined;
   if (!endpoint) {
@@ -50,6 +58,7 @@ export default async function setup(project: TestProject) {
   }
   project.provide('motoEndpoint', endpoint);
   return async () => {
+    rmSync(logCaptureDir, { recursive: true, force: true });
     if (child && child.exitCode === null) {
       child.kill('SIGTERM');
       await new Promise((r) => child!.once('exit', r));

@@ -94,6 +94,7 @@ export const GATEWAY_ERRORS = {
   UNAUTHENTICATED: { idError: 9401, status: 401, description: 'Missing or invalid credentials' },
   FORBIDDEN: { idError: 9403, status: 403, description: 'Not allowed' },
   NOT_FOUND: { idError: 9404, status: 404, description: 'No such resource' },
+  METHOD_NOT_ALLOWED: { idError: 9405, status: 405, description: 'Method not allowed' },
   PAYLOAD_TOO_LARGE: { idError: 9413, status: 413, description: 'Body too large' },
   UNSUPPORTED_MEDIA_TYPE: {
     idError: 9415,

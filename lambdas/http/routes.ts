@@ -17,6 +17,11 @@ export interface RouteSpec {
   query: readonly string[];
   /** One line for docs and the local gateway's banner. */
   summary: string;
+  /**
+   * Creates records, so it may later answer `Prefer: respond-async` with 202 and a job (a later issue); today every
+   * route answers synchronously. See the seam in ./doorway.ts.
+   */
+  respondAsync: boolean;
 }
 
 const BASE = '/api/1.0/rest/conversation';
@@ -29,6 +34,7 @@ export const ROUTES: readonly RouteSpec[] = [
     body: 'none',
     query: [],
     summary: 'Start a conversation for its preloaded list',
+    respondAsync: false,
   },
   {
     name: 'start-data',
@@ -37,6 +43,7 @@ export const ROUTES: readonly RouteSpec[] = [
     body: 'record',
     query: [],
     summary: 'Start for one new record',
+    respondAsync: true,
   },
   {
     name: 'start-data-by-project',
@@ -45,6 +52,7 @@ export const ROUTES: readonly RouteSpec[] = [
     body: 'record',
     query: [],
     summary: 'Start for one new record, by project id',
+    respondAsync: true,
   },
   {
     name: 'start-record',
@@ -53,6 +61,7 @@ export const ROUTES: readonly RouteSpec[] = [
     body: 'optional-record',
     query: [],
     summary: 'Start for an existing record (recordUID), updating the given fields',
+    respondAsync: false,
   },
   {
     name: 'start-batch',
@@ -61,6 +70,7 @@ export const ROUTES: readonly RouteSpec[] = [
     body: 'batch',
     query: [],
     summary: 'Start for a batch of 1 to 10 new records',
+    respondAsync: true,
   },
   {
     name: 'get-contact-data',
@@ -69,5 +79,6 @@ export const ROUTES: readonly RouteSpec[] = [
     body: 'none',
     query: ['fields'],
     summary: "Fetch a contact's data from its link code",
+    respondAsync: false,
   },
 ];

@@ -1,0 +1,143 @@
+/**
+ * API Gateway REST proxy event → the plain request a route's core call reads, and answers → proxy results.
+ * Pure functions (no Powertools, no client), so they are tested alone and shared by every HTTP handler.
+ *
+ * Body rules, checked in this order, each before anything goes upstream:
+ * 1. size: at most MAX_BODY_BYTES after base64 decoding, else 413;
+ * 2. a route that takes no body refuses one (400); an empty body counts as none;
+ * 3. Content-Type: `application/json` (parameters such as `charset=utf-8` allowed) whenever a body is sent, else 415;
+ * 4. UTF-8 and JSON syntax, else 400.
+ * What the JSON must hold (object, array, field codes, values) is the validator's business (../core/validation.ts).
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { InvalidInputError, type ErrorAnswer } from '../core/errors';
+import type { RouteSpec } from './routes';
+
+/** 128 KiB: ten records of typical size fit many times over; API Gateway itself would take 10 MB. */
+export const MAX_BODY_BYTES = 128 * 1024;
+
+export interface HttpRequest {
+  /** API Gateway's request id: the correlation id in logs and the `X-Request-Id` of the answer. */
+  requestId: string;
+  /** Path parameters as API Gateway decoded them; validated by the route. */
+  path: Readonly<Record<string, string | undefined>>;
+  /** Query string parameters the route declared; each given at most once. */
+  query: Readonly<Record<string, string | undefined>>;
+  /** The parsed JSON body, or undefined when the request had none. */
+  body: unknown;
+  /** `X-DEBUG: 0|1`, passed on to DANAConnect; undefined when absent. */
+  debug: boolean | undefined;
+  /** The caller asked for an asynchronous answer (`Prefer: respond-async`); not acted on yet. */
+  preferAsync: boolean;
+}
+
+/** A header's value whatever its case; API Gateway keeps the case the caller sent. */
+export function headerValue(event: Pick<APIGatewayProxyEvent, 'headers'>, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+function parseDebug(raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  if (trimmed === '0') return false;
+  if (trimmed === '1') return true;
+  throw new InvalidInputError('X-DEBUG', 'must be 0 or 1');
+}
+
+function parseQuery(
+  event: APIGatewayProxyEvent,
+  names: readonly string[],
+): Record<string, string | undefined> {
+  const query: Record<string, string | undefined> = {};
+  for (const name of names) {
+    const many = event.multiValueQueryStringParameters?.[name];
+    if (many && many.length > 1) throw new InvalidInputError(name, 'must be given at most once');
+    query[name] = event.queryStringParameters?.[name] ?? many?.[0];
+  }
+  return query;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function parseBody(event: APIGatewayProxyEvent, route: RouteSpec): unknown {
+  const raw = event.body;
+  if (raw === null || raw === undefined || raw === '') return undefined;
+  // A cheap bound first: base64 is 4/3 of the bytes, UTF-8 text at most 3 bytes per UTF-16 unit.
+  if (raw.length > (event.isBase64Encoded ? Math.ceil((MAX_BODY_BYTES * 4) / 3) + 4 : MAX_BODY_BYTES * 3)) {
+    throw tooLarge();
+  }
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > MAX_BODY_BYTES) throw tooLarge();
+  if (bytes.length === 0) return undefined;
+  if (route.body === 'none') throw new InvalidInputError('body', 'this operation takes no body');
+  const contentType = headerValue(event, 'content-type');
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    const sent = mediaType ? `${mediaType.slice(0, 80)} was sent` : 'none was sent';
+    throw new InvalidInputError('Content-Type', sent, 'UNSUPPORTED_MEDIA_TYPE');
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new InvalidInputError('body', 'is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidInputError('body', 'is not valid JSON');
+  }
+}
+
+function tooLarge(): InvalidInputError {
+  return new InvalidInputError('body', `must be at most ${MAX_BODY_BYTES} bytes`, 'PAYLOAD_TOO_LARGE');
+}
+
+/** The request id API Gateway gave this request; `fallback` (the Lambda request id) when invoked directly. */
+export function requestIdOf(event: Partial<APIGatewayProxyEvent>, fallback: string): string {
+  const id = event.requestContext?.requestId;
+  return typeof id === 'string' && id.length > 0 ? id : fallback;
+}
+
+/** Reads everything a route needs from the event. Throws InvalidInputError naming the offending part. */
+export function parseHttpRequest(
+  event: APIGatewayProxyEvent,
+  route: RouteSpec,
+  requestId: string,
+): HttpRequest {
+  const prefer = headerValue(event, 'prefer') ?? '';
+  return {
+    requestId,
+    path: { ...event.pathParameters },
+    query: parseQuery(event, route.query),
+    debug: parseDebug(headerValue(event, 'x-debug')),
+    preferAsync: /(^|[,;\s])respond-async($|[,;\s])/i.test(prefer),
+    body: parseBody(event, route),
+  };
+}
+
+/** A JSON answer with the request id. Bodies from DANAConnect pass through as parsed, re-serialized unchanged. */
+export function jsonAnswer(
+  status: number,
+  body: unknown,
+  requestId: string,
+  extraHeaders: Record<string, string> = {},
+): APIGatewayProxyResult {
+  return {
+    statusCode: status,
+    headers: { 'Content-Type': 'application/json', 'X-Request-Id': requestId, ...extraHeaders },
+    body: JSON.stringify(body),
+  };
+}
+
+/** An error answer from the error table; every 429 says when to come back. */
+export function errorResult(answer: ErrorAnswer, requestId: string): APIGatewayProxyResult {
+  const headers: Record<string, string> = {};
+  if (answer.status === 429) headers['Retry-After'] = String(answer.retryAfterSeconds ?? 1);
+  else if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = String(answer.retryAfterSeconds);
+  return jsonAnswer(answer.status, answer.body, requestId, headers);
+}

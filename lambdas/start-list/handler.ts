@@ -1,0 +1,61 @@
+/**
+ * POST /api/1.0/rest/conversation/{conversationId}/start/list: start a conversation for its preloaded list.
+ *
+ * The same function is the target of EventBridge schedules, whose input is
+ * `{ "scheduledStart": { "name": "...", "conversationId": 1001 } }`. A failed scheduled start throws, so the
+ * invocation lands in the schedule dead-letter queue and its alarm fires. Lambda never retries it (the stack sets
+ * zero async retries): when the outcome is unknown (timeout after sending, 5xx) a retry could start the list
+ * twice, so an operator checks DANAConnect instead (README runbook).
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { describeError, doorway } from '../http/doorway';
+import { DanaError } from '../core/errors';
+import { parseId } from '../core/validation';
+
+export interface ScheduledStartEvent {
+  scheduledStart: { name: string; conversationId: number };
+}
+
+const door = doorway('start-list');
+
+const fromHttp = door.http({
+  parse: ({ path }) => parseId('conversationId', path.conversationId),
+  call: (client, conversationId, options) => client.startList(conversationId, options),
+});
+
+const fromSchedule = door.wrap(async (event: ScheduledStartEvent) => {
+  const schedule = String(event.scheduledStart?.name ?? '').slice(0, 64) || '(unnamed)';
+  door.metrics.addMetric('ScheduledStarts', MetricUnit.Count, 1);
+  try {
+    const conversationId = parseId('scheduledStart.conversationId', event.scheduledStart?.conversationId);
+    const answer = await door.client().startList(conversationId);
+    door.metrics.addMetric('Starts', MetricUnit.Count, 1);
+    door.logger.info('scheduled start done', { schedule, conversationId, upstreamStatus: answer.status });
+    return answer.body;
+  } catch (error) {
+    door.countError(error);
+    const fields = { schedule, ...describeError(error) };
+    const unknown = error instanceof DanaError && error.delivery === 'unknown';
+    door.logger.error(
+      unknown
+        ? 'scheduled start outcome unknown: check DANAConnect before starting the list again'
+        : 'scheduled start failed',
+      fields,
+    );
+    throw error;
+  }
+});
+
+function isScheduledStart(event: unknown): event is ScheduledStartEvent {
+  return (
+    typeof event === 'object' && event !== null && 'scheduledStart' in event && !('requestContext' in event)
+  );
+}
+
+export async function handler(
+  event: APIGatewayProxyEvent | ScheduledStartEvent,
+  context: Context,
+): Promise<APIGatewayProxyResult | unknown> {
+  return isScheduledStart(event) ? fromSchedule(event, context) : fromHttp(event, context);
+}

@@ -1,0 +1,152 @@
+/**
+ * `npm start`: the local gateway in front of the embedded DANAConnect sandbox, or in front of a real DANAConnect
+ * when DANA_BASE_URL and credentials are set. A small composition of parts that each close themselves; later
+ * parts (e.g. the upload folder watcher) join the same list.
+ */
+import { pathToFileURL } from 'node:url';
+import { credentialsFromEnv } from '../lambdas/adapters/credentials';
+import { ConfigurationError } from '../lambdas/core/errors';
+import { ROUTES, type OperationName } from '../lambdas/http/routes';
+import { startGateway, type Gateway } from './gateway';
+import { DEMO_CLIENT, DEMO_USER, startSandbox, type Sandbox } from './sandbox/server';
+
+const CREDENTIAL_VARIABLES = [
+  'DANA_SECRET_ID',
+  'DANA_USERNAME',
+  'DANA_COMPANY_CODE',
+  'DANA_PASSWORD',
+  'DANA_CLIENT_ID',
+  'DANA_CLIENT_SECRET',
+];
+
+export interface LocalRun {
+  gateway: Gateway;
+  /** Present when the embedded sandbox stands in for DANAConnect. */
+  sandbox?: Sandbox;
+  /** Which DANAConnect the handlers talk to, for the banner. */
+  upstream: string;
+  close(): Promise<void>;
+}
+
+/** Safe local defaults: nothing may probe instance metadata or pick up a stray AWS account. */
+function setLocalDefaults(env: NodeJS.ProcessEnv): void {
+  if (!env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE) {
+    env.AWS_ACCESS_KEY_ID = 'local';
+    env.AWS_SECRET_ACCESS_KEY = 'local';
+  }
+  env.AWS_REGION ??= 'us-east-1';
+  env.AWS_EC2_METADATA_DISABLED ??= 'true';
+  // The readable request line is the local log; structured JSON only for refusals and failures, no EMF blobs.
+  env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+}
+
+/** Points the handlers at the sandbox with its demo credentials (API 2.0 when DANA_API_VERSION=2.0). */
+function useSandbox(env: NodeJS.ProcessEnv, sandbox: Sandbox): string {
+  for (const name of CREDENTIAL_VARIABLES) delete env[name];
+  env.DANA_BASE_URL = sandbox.url;
+  env.DANA_TOKEN_URL = sandbox.tokenUrl;
+  if (env.DANA_API_VERSION === '2.0') {
+    env.DANA_CLIENT_ID = DEMO_CLIENT.clientId;
+    env.DANA_CLIENT_SECRET = DEMO_CLIENT.clientSecret;
+    return `embedded sandbox ${sandbox.url} (API 2.0, client ${DEMO_CLIENT.clientId})`;
+  }
+  env.DANA_API_VERSION = '1.0';
+  env.DANA_USERNAME = DEMO_USER.username;
+  env.DANA_COMPANY_CODE = DEMO_USER.companyCode;
+  env.DANA_PASSWORD = DEMO_USER.password;
+  return `embedded sandbox ${sandbox.url} (API 1.0, user ${DEMO_USER.username}@${DEMO_USER.companyCode})`;
+}
+
+export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<LocalRun> {
+  setLocalDefaults(env);
+  const closers: (() => Promise<void>)[] = [];
+  let sandbox: Sandbox | undefined;
+  let upstream: string;
+  if (env.DANA_BASE_URL) {
+    // Fail now, naming the missing variable, rather than on the first request.
+    const version = env.DANA_SECRET_ID ? 'from secret' : `API ${credentialsFromEnv(env).apiVersion}`;
+    upstream = `${env.DANA_BASE_URL} (${version})`;
+  } else {
+    sandbox = await startSandbox({ port: Number(env.SANDBOX_PORT || 0) });
+    closers.push(() => sandbox!.close());
+    upstream = useSandbox(env, sandbox);
+  }
+  const gateway = await startGateway({ port: Number(env.PORT || 3000) });
+  closers.unshift(() => gateway.close());
+  return {
+    gateway,
+    sandbox,
+    upstream,
+    async close() {
+      for (const close of closers) await close();
+    },
+  };
+}
+
+const EXAMPLES: Record<OperationName, { path: string; body?: string; query?: string }> = {
+  'start-list': { path: '/conversation/1001/start/list' },
+  'start-data': { path: '/conversation/1001/start/data', body: '{"NAME":"Ada","EMAIL":"ada@example.com"}' },
+  'start-data-by-project': {
+    path: '/conversation/ProjectID/77/start/data',
+    body: '{"NAME":"Grace","EMAIL":"grace@example.com"}',
+  },
+  'start-record': { path: '/conversation/1001/start/record/3663', body: '{"PLAN":"Gold"}' },
+  'start-batch': {
+    path: '/conversation/1001/start/list/data',
+    body: '[{"NAME":"Alan","GENDER":"M"},{"NAME":"Joan","GENDER":"F"}]',
+  },
+  'get-contact-data': { path: '/conversation/data/lc-3663', query: '?fields=NAME,PLAN' },
+};
+
+/** One ready-to-paste curl per route, in an order that works on a fresh sandbox (record 3663 comes first). */
+export function curlExamples(url: string, apiKey: boolean): string[] {
+  const order: OperationName[] = [
+    'start-list',
+    'start-data',
+    'start-data-by-project',
+    'start-record',
+    'start-batch',
+    'get-contact-data',
+  ];
+  return order.map((name) => {
+    const route = ROUTES.find((r) => r.name === name)!;
+    const example = EXAMPLES[name];
+    const parts = [`curl -i -X ${route.method} '${url}/api/1.0/rest${example.path}${example.query ?? ''}'`];
+    if (apiKey) parts.push(`-H "x-api-key: $LOCAL_API_KEY"`);
+    if (example.body) parts.push(`-H 'Content-Type: application/json' -d '${example.body}'`);
+    return `# ${route.summary}\n${parts.join(' ')}`;
+  });
+}
+
+async function main(): Promise<void> {
+  let run: LocalRun;
+  try {
+    run = await startLocal();
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    console.error(`Cannot start: ${error.message}`);
+    process.exit(1);
+  }
+  const examples = curlExamples(run.gateway.url, Boolean(process.env.LOCAL_API_KEY));
+  console.log(`DANAConnect gateway listening on ${run.gateway.url}
+Upstream: ${run.upstream}
+${run.sandbox ? 'Sandbox: conversations 1001, 1002, 1003; project 77; new records get link codes lc-<recordId>.\n' : ''}
+${examples.join('\n\n')}
+
+Ctrl-C stops.`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1); // a second signal: stop at once
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    run.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

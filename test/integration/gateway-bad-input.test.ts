@@ -1,0 +1,307 @@
+/**
+ * Bad input on every route, over HTTP through the local gateway, sent byte for byte as a hostile client would
+ * (raw paths: encoded slashes and dot segments are not normalised away): every case gets a 4xx whose description
+ * names the offending parameter, field or record index, and the sandbox receives NOTHING.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_BODY_BYTES } from '../../lambdas/http/request';
+import type { OperationName } from '../../lambdas/http/routes';
+import type { Gateway } from '../../local/gateway';
+import { startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { rememberCredentialsSeenBy } from '../audit/sensitive';
+import { freshGateway, rawRequest } from '../fixtures/http';
+
+const BASE = '/api/1.0/rest/conversation';
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+
+interface Request {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A valid request per route; each case spoils one thing. */
+const VALID: Record<OperationName, Request> = {
+  'start-list': { method: 'POST', path: `${BASE}/1001/start/list` },
+  'start-data': {
+    method: 'POST',
+    path: `${BASE}/1001/start/data`,
+    headers: JSON_TYPE,
+    body: '{"NAME":"Ada"}',
+  },
+  'start-data-by-project': {
+    method: 'POST',
+    path: `${BASE}/ProjectID/77/start/data`,
+    headers: JSON_TYPE,
+    body: '{"NAME":"Ada"}',
+  },
+  'start-record': {
+    method: 'POST',
+    path: `${BASE}/1001/start/record/3663`,
+    headers: JSON_TYPE,
+    body: '{"PLAN":"Gold"}',
+  },
+  'start-batch': {
+    method: 'POST',
+    path: `${BASE}/1001/start/list/data`,
+    headers: JSON_TYPE,
+    body: '[{"NAME":"Ada"},{"NAME":"Alan"}]',
+  },
+  'get-contact-data': { method: 'GET', path: `${BASE}/data/lc-3663?fields=NAME` },
+};
+
+interface Case {
+  name: string;
+  request: Request;
+  status: number;
+  idError: number;
+  /** The description must name this (the parameter, field or record index). */
+  names: string;
+}
+
+const cases: Case[] = [];
+const add = (name: string, request: Request, status: number, idError: number, names: string) =>
+  cases.push({ name, request, status, idError, names });
+
+// Ids, as raw path segments (' 1' is sent as %201, '1/2' as 1%2F2).
+const BAD_IDS = [
+  '0',
+  '-1',
+  '2147483648',
+  '99999999999',
+  '1.5',
+  '+1',
+  '%201',
+  '1%20',
+  '01',
+  'abc',
+  '1%2F2',
+  '1e3',
+  '0x10',
+  '%D9%A1',
+];
+const ID_ROUTES: [OperationName, string, (id: string) => string][] = [
+  ['start-list', 'conversationId', (id) => `${BASE}/${id}/start/list`],
+  ['start-data', 'conversationId', (id) => `${BASE}/${id}/start/data`],
+  ['start-data-by-project', 'projectId', (id) => `${BASE}/ProjectID/${id}/start/data`],
+  ['start-record', 'conversationId', (id) => `${BASE}/${id}/start/record/3663`],
+  ['start-record', 'recordUID', (id) => `${BASE}/1001/start/record/${id}`],
+  ['start-batch', 'conversationId', (id) => `${BASE}/${id}/start/list/data`],
+];
+for (const [route, param, path] of ID_ROUTES) {
+  for (const id of BAD_IDS)
+    add(`${route} ${param}=${id}`, { ...VALID[route], path: path(id) }, 400, 9400, param);
+}
+
+// danaparam: hostile values, none of which may reach (or bend) the upstream path.
+const HOSTILE_DANAPARAMS = [
+  '.',
+  '..',
+  '%2E%2E',
+  '..%2F..%2Fadmin',
+  'lc-1%2F..%2F1001%2Fstart%2Flist',
+  'a%5Cb',
+  'a%20b',
+  'a%3Fb',
+  'a%23b',
+  'a%26fields%3DNAME',
+  'lc-1%3Bdrop',
+  'a%27b',
+  '%3Cscript%3E',
+  'a%00b',
+  'a%0D%0AX-Injected:1',
+  '%C3%B1',
+  'a+b',
+  '%zz',
+  'x'.repeat(513),
+];
+for (const danaparam of HOSTILE_DANAPARAMS) {
+  add(
+    `get-contact-data danaparam=${danaparam.slice(0, 40)}`,
+    { method: 'GET', path: `${BASE}/data/${danaparam}?fields=NAME` },
+    400,
+    9400,
+    'danaparam',
+  );
+}
+
+// fields: bad codes and empty entries.
+const BAD_FIELDS = [
+  'NAME,,EMAIL',
+  ',',
+  'NAME,',
+  ',NAME',
+  'FIRST%20NAME',
+  'NAME;EMAIL',
+  '%C3%91',
+  'A.B',
+  'x'.repeat(65),
+];
+for (const fields of BAD_FIELDS) {
+  add(
+    `get-contact-data fields=${fields.slice(0, 30)}`,
+    { method: 'GET', path: `${BASE}/data/lc-3663?fields=${fields}` },
+    400,
+    9400,
+    'fields',
+  );
+}
+add(
+  'get-contact-data fields=101 codes',
+  {
+    method: 'GET',
+    path: `${BASE}/data/lc-3663?fields=${Array.from({ length: 101 }, (_, i) => `F${i}`).join(',')}`,
+  },
+  400,
+  9400,
+  'fields',
+);
+add(
+  'get-contact-data fields given twice',
+  { method: 'GET', path: `${BASE}/data/lc-3663?fields=NAME&fields=EMAIL` },
+  400,
+  9400,
+  'fields',
+);
+
+// Bodies of the one-record routes.
+const tooManyFields = JSON.stringify(
+  Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`F${i}`, 'x'])),
+);
+const BAD_RECORDS: [string, string, string][] = [
+  ['not JSON', '{"NAME":', 'body'],
+  ['truncated JSON', '{"NAME":"Ada"', 'body'],
+  ['an array where an object is expected', '[{"NAME":"Ada"}]', 'body'],
+  ['null', 'null', 'body'],
+  ['a string', '"Ada"', 'body'],
+  ['a number', '42', 'body'],
+  ['an empty object', '{}', 'body'],
+  ['a nested object value', '{"NAME":{"first":"Ada"}}', 'body.NAME'],
+  ['an array value', '{"TAGS":["a","b"]}', 'body.TAGS'],
+  ['a field code with a space', '{"FIRST NAME":"Ada"}', 'FIRST NAME'],
+  ['an empty field code', '{"":"Ada"}', 'field code ""'],
+  ['a field code with a dot', '{"A.B":"x"}', 'A.B'],
+  ['a non-ASCII field code', '{"NOMBRE_Ñ":"Ada"}', 'NOMBRE_Ñ'],
+  ['a 65-character field code', `{"${'C'.repeat(65)}":"x"}`, 'CCCCCCCC'],
+  ['a value over 4000 characters', `{"NOTE":"${'x'.repeat(4001)}"}`, 'body.NOTE'],
+  ['201 fields', tooManyFields, 'body'],
+];
+for (const route of ['start-data', 'start-data-by-project'] as const) {
+  for (const [what, body, names] of BAD_RECORDS) {
+    add(`${route} body: ${what}`, { ...VALID[route], body }, 400, 9400, names);
+  }
+}
+for (const [what, body, names] of BAD_RECORDS.filter(([what]) => what !== 'an empty object')) {
+  add(`start-record body: ${what}`, { ...VALID['start-record'], body }, 400, 9400, names);
+}
+
+// Batches.
+const eleven = JSON.stringify(Array.from({ length: 11 }, (_, i) => ({ NAME: `P${i}` })));
+const BAD_BATCHES: [string, string, string][] = [
+  ['0 records', '[]', 'not 0'],
+  ['11 records', eleven, 'not 11'],
+  ['an object where an array is expected', '{"NAME":"Ada"}', 'body'],
+  ['not JSON', '[{"NAME":"Ada"},', 'body'],
+  ['a number as record 1', '[{"NAME":"Ada"},5]', 'body[1]'],
+  ['an array as record 0', '[["NAME","Ada"]]', 'body[0]'],
+  ['an empty record 1', '[{"NAME":"Ada"},{}]', 'body[1]'],
+  ['a bad field code in record 2', '[{"NAME":"Ada"},{"NAME":"Alan"},{"A B":"x"}]', 'body[2]'],
+  ['a nested value in record 0', '[{"NAME":{"x":"y"}}]', 'body[0].NAME'],
+];
+for (const [what, body, names] of BAD_BATCHES) {
+  add(`start-batch body: ${what}`, { ...VALID['start-batch'], body }, 400, 9400, names);
+}
+
+// Content types, sizes and bodies where none belongs, for every route that takes a body.
+const BODY_ROUTES = ['start-data', 'start-data-by-project', 'start-record', 'start-batch'] as const;
+const bigBody = JSON.stringify({ NOTE: 'x'.repeat(MAX_BODY_BYTES) });
+for (const route of BODY_ROUTES) {
+  const valid = VALID[route];
+  add(
+    `${route} Content-Type text/plain`,
+    { ...valid, headers: { 'Content-Type': 'text/plain' } },
+    415,
+    9415,
+    'Content-Type',
+  );
+  add(`${route} no Content-Type`, { ...valid, headers: {} }, 415, 9415, 'Content-Type');
+  add(
+    `${route} form Content-Type`,
+    { ...valid, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } },
+    415,
+    9415,
+    'Content-Type',
+  );
+  add(`${route} body over the cap`, { ...valid, body: bigBody }, 413, 9413, 'body');
+  add(
+    `${route} X-DEBUG=yes`,
+    { ...valid, headers: { ...valid.headers, 'X-DEBUG': 'yes' } },
+    400,
+    9400,
+    'X-DEBUG',
+  );
+}
+add(
+  'start-list with a body',
+  { ...VALID['start-list'], headers: JSON_TYPE, body: '{"NAME":"Ada"}' },
+  400,
+  9400,
+  'body',
+);
+add(
+  'get-contact-data with a body',
+  { ...VALID['get-contact-data'], headers: JSON_TYPE, body: '{}' },
+  400,
+  9400,
+  'body',
+);
+add('start-list X-DEBUG=2', { ...VALID['start-list'], headers: { 'X-DEBUG': '2' } }, 400, 9400, 'X-DEBUG');
+
+describe('bad input on every route', () => {
+  let sandbox: Sandbox;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    gateway = await freshGateway(sandbox, '1.0', { log: () => undefined });
+  });
+  afterAll(async () => {
+    rememberCredentialsSeenBy(sandbox);
+    await gateway.close();
+    await sandbox.close();
+  });
+  beforeEach(() => sandbox.reset());
+
+  // Without this, "the sandbox received nothing" would prove nothing.
+  it.each(Object.keys(VALID) as OperationName[])(
+    'the valid %s request reaches the sandbox',
+    async (route) => {
+      if (route === 'start-record' || route === 'get-contact-data') {
+        await rawRequest(gateway.url, VALID['start-data']); // creates record 3663 (and link code lc-3663) first
+        sandbox.reset();
+      }
+      const answer = await rawRequest(gateway.url, VALID[route]);
+      expect(answer.status).toBe(200);
+      expect(sandbox.received()).toHaveLength(1);
+    },
+  );
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const answer = await rawRequest(gateway.url, c.request);
+    expect(answer.status).toBe(c.status);
+    expect(answer.headers['content-type']).toBe('application/json');
+    expect(answer.headers['x-request-id']).toBeTruthy();
+    const body = JSON.parse(answer.text) as { wsError: { idError: number; errorDescription: string } };
+    expect(body.wsError.idError).toBe(c.idError);
+    expect(body.wsError.errorDescription).toContain(c.names);
+    expect(sandbox.received()).toEqual([]);
+  });
+
+  it('covers every route', () => {
+    const routesHit = new Set(
+      cases.map((c) => (Object.keys(VALID) as OperationName[]).find((r) => c.name.startsWith(`${r} `))),
+    );
+    expect([...routesHit].sort()).toEqual(Object.keys(VALID).sort());
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * `npm start` (tsx local/start.ts) as a user runs it: a child process that prints where it listens and a curl per
+ * route, whose curls work as pasted, that talks to the embedded sandbox by default or to the DANAConnect named by
+ * DANA_BASE_URL, and that stops cleanly on SIGTERM and SIGINT.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { rememberCredentialsSeenBy } from '../audit/sensitive';
+import { DEMO_BASIC, sandboxEnv } from '../fixtures/http';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0' };
+  for (const name of Object.keys(env))
+    if (name.startsWith('DANA_') || name === 'LOCAL_API_KEY') delete env[name];
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+function npmStart(env: NodeJS.ProcessEnv): Started {
+  // What `npm start` runs.
+  const child = spawn(`${root}node_modules/.bin/tsx`, ['local/start.ts'], { cwd: root, env });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, url: '', output: () => output, exited };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function untilListening(started: Started): Promise<Started> {
+  await until(() => started.output().includes('Ctrl-C stops.') || started.child.exitCode !== null);
+  const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(started.output());
+  if (!match) throw new Error(`npm start did not start:\n${started.output()}`);
+  return { ...started, url: match[1]! };
+}
+
+let running: Started | undefined;
+let sandbox: Sandbox | undefined;
+afterEach(async () => {
+  if (running && running.child.exitCode === null) {
+    running.child.kill('SIGKILL');
+    await running.exited;
+  }
+  if (sandbox) {
+    rememberCredentialsSeenBy(sandbox);
+    await sandbox.close();
+  }
+  running = sandbox = undefined;
+});
+
+describe('npm start', () => {
+  it('serves the routes in front of the embedded sandbox; its printed curls work as pasted; SIGTERM stops it', async () => {
+    running = await untilListening(npmStart(cleanEnv({})));
+    const banner = running.output();
+    expect(banner).toMatch(
+      /Upstream: embedded sandbox http:\/\/127\.0\.0\.1:\d+ \(API 1\.0, user demo@DEMO\)/,
+    );
+    const curls = banner.split('\n').filter((line) => line.startsWith('curl '));
+    expect(curls).toHaveLength(6);
+    for (const line of curls) {
+      const { stdout } = await promisify(execFile)('sh', ['-c', `${line} --silent --noproxy '*'`]);
+      expect(stdout.split('\r\n')[0], line).toMatch(/^HTTP\/1\.1 200 OK$/);
+    }
+    // The child's request log arrives through a pipe, possibly after the answer.
+    const logged = /GET \/api\/1\.0\/rest\/conversation\/data\/\{danaparam\} 200 \d+ms/;
+    await until(() => logged.test(running!.output()));
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+    expect(running.output()).toContain('SIGTERM: stopping');
+  });
+
+  it('talks to the DANAConnect named by DANA_BASE_URL with the given credentials, and stops on SIGINT', async () => {
+    sandbox = await startSandbox();
+    const env = cleanEnv(sandboxEnv(sandbox, '1.0'));
+    running = await untilListening(npmStart(env));
+    expect(running.output()).toContain(`Upstream: ${sandbox.url} (API 1.0)`);
+    const response = await fetch(`${running.url}/api/1.0/rest/conversation/1002/start/list`, {
+      method: 'POST',
+    });
+    expect(response.status).toBe(200);
+    expect(sandbox.received()).toMatchObject([
+      { path: '/api/1.0/rest/conversation/1002/start/list', authorization: DEMO_BASIC },
+    ]);
+    running.child.kill('SIGINT');
+    expect(await running.exited).toBe(0);
+  });
+
+  it('refuses to start against a DANAConnect without credentials, naming the missing variable', async () => {
+    running = npmStart(cleanEnv({ DANA_BASE_URL: 'http://127.0.0.1:9' }));
+    expect(await running.exited).toBe(1);
+    expect(running.output()).toMatch(/Cannot start: .*DANA_USERNAME/);
+  });
+});

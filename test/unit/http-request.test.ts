@@ -1,0 +1,185 @@
+/** Reading API Gateway events (lambdas/http/request.ts) with real-shaped fixtures: pure, no network. */
+import { describe, expect, it } from 'vitest';
+import { gatewayError, InvalidInputError } from '../../lambdas/core/errors';
+import {
+  errorResult,
+  headerValue,
+  jsonAnswer,
+  MAX_BODY_BYTES,
+  parseHttpRequest,
+  requestIdOf,
+} from '../../lambdas/http/request';
+import { ROUTES, type OperationName } from '../../lambdas/http/routes';
+import { apiGatewayEvent, withBody, withHeader } from '../fixtures/events';
+
+const route = (name: OperationName) => ROUTES.find((r) => r.name === name)!;
+
+function refusal(fn: () => unknown): InvalidInputError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof InvalidInputError) return error;
+    throw error;
+  }
+  throw new Error('expected an InvalidInputError');
+}
+
+describe('parseHttpRequest', () => {
+  it('reads path parameters, query, debug and the JSON body of a real-shaped event', () => {
+    const event = apiGatewayEvent('start-data');
+    const request = parseHttpRequest(event, route('start-data'), 'req-1');
+    expect(request).toEqual({
+      requestId: 'req-1',
+      path: { conversationId: '1001' },
+      query: {},
+      debug: undefined,
+      preferAsync: false,
+      body: { NAME: 'Dana', EMAIL: 'support@danaconnect.com' },
+    });
+  });
+
+  it('reads the fields query parameter of get-contact-data and X-DEBUG: 1', () => {
+    const event = withHeader(apiGatewayEvent('get-contact-data'), 'x-debug', '1');
+    const request = parseHttpRequest(event, route('get-contact-data'), 'r');
+    expect(request.query).toEqual({ fields: 'NAME,EMAIL,PHONE_NUMBER' });
+    expect(request.path).toEqual({ danaparam: 'lc-3663' });
+    expect(request.debug).toBe(true);
+  });
+
+  it('takes X-DEBUG 0 as false and refuses anything but 0 or 1', () => {
+    const zero = withHeader(apiGatewayEvent('start-list'), 'X-DEBUG', '0');
+    expect(parseHttpRequest(zero, route('start-list'), 'r').debug).toBe(false);
+    const bad = withHeader(apiGatewayEvent('start-list'), 'X-DEBUG', 'yes');
+    expect(refusal(() => parseHttpRequest(bad, route('start-list'), 'r')).target).toBe('X-DEBUG');
+  });
+
+  it('refuses a query parameter given twice', () => {
+    const event = apiGatewayEvent('get-contact-data');
+    event.multiValueQueryStringParameters = { fields: ['NAME', 'EMAIL'] };
+    event.queryStringParameters = { fields: 'EMAIL' };
+    expect(refusal(() => parseHttpRequest(event, route('get-contact-data'), 'r')).target).toBe('fields');
+  });
+
+  it('decodes a base64 body', () => {
+    const event = withBody(apiGatewayEvent('start-data'), '{"NAME":"Ada"}', { base64: true });
+    expect(parseHttpRequest(event, route('start-data'), 'r').body).toEqual({ NAME: 'Ada' });
+  });
+
+  it('treats an empty or absent body as none', () => {
+    for (const body of [null, '']) {
+      const event = withBody(apiGatewayEvent('start-record'), body);
+      expect(parseHttpRequest(event, route('start-record'), 'r').body).toBeUndefined();
+    }
+  });
+
+  it('accepts application/json with parameters, in any case', () => {
+    const event = withHeader(
+      apiGatewayEvent('start-data'),
+      'Content-Type',
+      'Application/JSON; charset=UTF-8',
+    );
+    expect(parseHttpRequest(event, route('start-data'), 'r').body).toEqual({
+      NAME: 'Dana',
+      EMAIL: 'support@danaconnect.com',
+    });
+  });
+
+  it.each([
+    ['text/plain', 'text/plain was sent'],
+    ['application/jsonp', 'application/jsonp was sent'],
+    [undefined, 'none was sent'],
+  ])('refuses a body sent as %s with 415', (contentType, reason) => {
+    const event = apiGatewayEvent('start-data');
+    delete event.headers['Content-Type'];
+    delete event.multiValueHeaders['Content-Type'];
+    if (contentType) withHeader(event, 'content-type', contentType);
+    const error = refusal(() => parseHttpRequest(event, route('start-data'), 'r'));
+    expect(error).toMatchObject({ target: 'Content-Type', code: 'UNSUPPORTED_MEDIA_TYPE', reason });
+  });
+
+  it('refuses a body over the cap with 413, plain or base64', () => {
+    const big = JSON.stringify({ NOTE: 'x'.repeat(MAX_BODY_BYTES) });
+    for (const base64 of [false, true]) {
+      const event = withBody(apiGatewayEvent('start-data'), big, { base64 });
+      const error = refusal(() => parseHttpRequest(event, route('start-data'), 'r'));
+      expect(error).toMatchObject({ target: 'body', code: 'PAYLOAD_TOO_LARGE' });
+    }
+  });
+
+  it('takes a body of exactly the cap', () => {
+    const padding = MAX_BODY_BYTES - JSON.stringify({ NOTE: '' }).length;
+    const event = withBody(apiGatewayEvent('start-data'), JSON.stringify({ NOTE: 'x'.repeat(padding) }));
+    expect(parseHttpRequest(event, route('start-data'), 'r').body).toEqual({ NOTE: 'x'.repeat(padding) });
+  });
+
+  it('counts bytes, not characters, against the cap', () => {
+    const chars = Math.ceil(MAX_BODY_BYTES / 3); // each "€" is 3 bytes in UTF-8
+    const event = withBody(apiGatewayEvent('start-data'), JSON.stringify({ NOTE: '€'.repeat(chars) }));
+    expect(refusal(() => parseHttpRequest(event, route('start-data'), 'r')).code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('refuses invalid JSON and invalid UTF-8 naming the body', () => {
+    const notJson = withBody(apiGatewayEvent('start-data'), '{"NAME":');
+    expect(refusal(() => parseHttpRequest(notJson, route('start-data'), 'r'))).toMatchObject({
+      target: 'body',
+      reason: 'is not valid JSON',
+    });
+    const latin1 = apiGatewayEvent('start-data');
+    latin1.body = Buffer.from([0x7b, 0x22, 0x4e, 0x22, 0x3a, 0x22, 0xf1, 0x22, 0x7d]).toString('base64');
+    latin1.isBase64Encoded = true;
+    expect(refusal(() => parseHttpRequest(latin1, route('start-data'), 'r')).reason).toBe(
+      'is not valid UTF-8',
+    );
+  });
+
+  it('refuses a body on a route that takes none', () => {
+    const event = withHeader(
+      withBody(apiGatewayEvent('start-list'), '{}'),
+      'Content-Type',
+      'application/json',
+    );
+    expect(refusal(() => parseHttpRequest(event, route('start-list'), 'r'))).toMatchObject({
+      target: 'body',
+      reason: 'this operation takes no body',
+    });
+  });
+
+  it('notes Prefer: respond-async without acting on it', () => {
+    const event = withHeader(apiGatewayEvent('start-batch'), 'Prefer', 'respond-async, wait=10');
+    expect(parseHttpRequest(event, route('start-batch'), 'r').preferAsync).toBe(true);
+    const other = withHeader(apiGatewayEvent('start-batch'), 'Prefer', 'return=minimal');
+    expect(parseHttpRequest(other, route('start-batch'), 'r').preferAsync).toBe(false);
+  });
+});
+
+describe('headers and answers', () => {
+  it('finds headers whatever their case', () => {
+    const event = apiGatewayEvent('start-data');
+    expect(headerValue(event, 'content-type')).toBe('application/json');
+    expect(headerValue(event, 'X-AMZ-DATE')).toBe('20251125T091100Z');
+    expect(headerValue(event, 'x-missing')).toBeUndefined();
+  });
+
+  it('takes the request id from the request context, else the fallback', () => {
+    const event = apiGatewayEvent('start-list');
+    expect(requestIdOf(event, 'lambda-id')).toBe(event.requestContext.requestId);
+    expect(requestIdOf({}, 'lambda-id')).toBe('lambda-id');
+  });
+
+  it('answers JSON with the request id', () => {
+    expect(jsonAnswer(200, { a: 1 }, 'req-9')).toEqual({
+      statusCode: 200,
+      headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'req-9' },
+      body: '{"a":1}',
+    });
+  });
+
+  it('gives every 429 a Retry-After, the upstream one when known', () => {
+    const throttled = gatewayError('THROTTLED');
+    expect(errorResult(throttled, 'r').headers).toMatchObject({ 'Retry-After': '1' });
+    expect(errorResult({ ...throttled, retryAfterSeconds: 7 }, 'r').headers).toMatchObject({
+      'Retry-After': '7',
+    });
+    expect(errorResult(gatewayError('INVALID_INPUT'), 'r').headers).not.toHaveProperty('Retry-After');
+  });
+});
