@@ -65,15 +65,23 @@ export interface ChunkQueue {
 
 /** What the worker found when it tried to claim a chunk. */
 export type ChunkClaim =
-  /** First time: the caller may call DANAConnect. */
-  | { kind: 'claimed' }
+  /**
+   * First time (or again after a release): the caller may call DANAConnect. `redriven` when the chunk had been
+   * dead-lettered: its earlier failure was provably not a start, and the new outcomes replace the old ones.
+   */
+  | { kind: 'claimed'; redriven?: boolean }
   /** Already finished: nothing to do (a redelivery or a duplicate). */
   | { kind: 'done' }
   /**
    * Claimed before by a worker that never finished (it crashed, or timed out): whether DANAConnect started its
    * rows cannot be known, so they must be reported as failed with an unknown outcome, never sent again.
    */
-  | { kind: 'abandoned' };
+  | { kind: 'abandoned' }
+  /**
+   * Claimed by a worker whose lease still runs (a concurrent duplicate delivery): try again in `retryInMs`,
+   * when it has either finished (then `done`) or stopped (then `abandoned`).
+   */
+  | { kind: 'busy'; retryInMs: number };
 
 /**
  * The job store: job summaries, per-row outcomes and chunk idempotency. DynamoDB in AWS, memory locally.
@@ -97,20 +105,35 @@ export interface JobStore {
   finishIngest(jobId: string, totals: { total: number; rejected: number }): Promise<JobSummary>;
   /** Chunk idempotency: see ChunkClaim. `leaseMs` is how long a claim may run before it counts as abandoned. */
   claimChunk(jobId: string, chunkId: string, leaseMs: number): Promise<ChunkClaim>;
-  /** Records the chunk's outcomes and adds them to the job's counts, once. Returns the job as it now stands. */
-  completeChunk(jobId: string, chunkId: string, outcomes: RowOutcome[]): Promise<JobSummary>;
+  /**
+   * Records the chunk's outcomes and adds them to the job's counts, once. Returns the job as it now stands.
+   * `deadLettered`: the outcomes are "dead-lettered" failures, which a later claim may replace (see ChunkClaim);
+   * replacing moves the counts (e.g. failed -> started) so that their sum stays the same.
+   */
+  completeChunk(
+    jobId: string,
+    chunkId: string,
+    outcomes: RowOutcome[],
+    options?: { deadLettered?: boolean },
+  ): Promise<JobSummary>;
   /** Releases a claim made by this worker when DANAConnect provably did not act (e.g. 429), so it can run again. */
   releaseChunk(jobId: string, chunkId: string): Promise<void>;
   /** Moves a finished job (all rows have outcomes) to `done`, once; true for the caller that did it (it writes the report). */
   markDone(jobId: string): Promise<boolean>;
   getJob(jobId: string): Promise<JobSummary | undefined>;
-  /** Every row outcome of the job, in row order. */
+  /**
+   * Every row outcome of the job, in row order, each row once. Streams: rejected rows and chunk outcomes are
+   * merged on the fly, which relies on chunks being numbered in row order (chunk ids are cut in file order).
+   */
   outcomes(jobId: string): AsyncIterable<RowOutcome>;
 }
 
 /** The bucket (S3, or a folder locally). */
 export interface ObjectStore {
-  /** Streams an object's bytes. */
-  read(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * Streams an object's bytes. `versionId`, when given, pins the version an event named (stores without versions
+   * ignore it), so a retried ingest reads the same bytes its job id was derived from.
+   */
+  read(key: string, options?: { versionId?: string }): Promise<AsyncIterable<Uint8Array>>;
   write(key: string, body: string | AsyncIterable<string>, contentType: string): Promise<void>;
 }

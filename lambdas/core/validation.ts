@@ -140,11 +140,16 @@ export function parseFieldList(raw: unknown): string[] | undefined {
  */
 export function checkHeader(codes: readonly string[]): string | undefined {
   if (codes.length === 0) return 'header row is empty';
-  const seen = new Set<string>();
-  for (const code of codes) {
-    if (!isFieldCode(code)) return `header: ${fieldCodeReason(code)}`;
-    if (seen.has(code)) return `header: field code ${JSON.stringify(code)} appears twice`;
-    seen.add(code);
+  // Columns are named by position, not quoted: in a file without a header row, the "codes" are a contact's data.
+  const seen = new Map<string, number>();
+  for (const [index, code] of codes.entries()) {
+    const column = index + 1;
+    if (!isFieldCode(code)) {
+      return `header column ${column}: field code must be 1 to ${MAX_FIELD_CODE_LENGTH} letters, digits, _ or -`;
+    }
+    const first = seen.get(code);
+    if (first !== undefined) return `header columns ${first} and ${column}: the same field code twice`;
+    seen.set(code, column);
   }
   if (codes.length > MAX_FIELDS_PER_RECORD) return `header: more than ${MAX_FIELDS_PER_RECORD} field codes`;
   return undefined;

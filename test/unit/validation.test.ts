@@ -260,12 +260,17 @@ describe('checkHeader', () => {
   it.each([
     [['NAME', 'EMAIL'], undefined],
     [[], /empty/],
-    [['NAME', 'NAME'], /"NAME" appears twice/],
-    [['NAME', 'E MAIL'], /field code "E MAIL"/],
+    [['NAME', 'NAME'], /^header columns 1 and 2: the same field code twice$/],
+    [['NAME', 'E MAIL'], /^header column 2: field code must be/],
     [Array.from({ length: 201 }, (_, i) => `F${i}`), /more than 200/],
   ])('%j → %s', (codes, expected) => {
     const result = checkHeader(codes);
     if (expected === undefined) expect(result).toBeUndefined();
     else expect(result).toMatch(expected);
+  });
+
+  it('never quotes the header text (in a file without a header row it is a contact’s data)', () => {
+    expect(checkHeader(['ada@example.com', 'x'])).not.toContain('ada@example.com');
+    expect(checkHeader(['+15550001111', '+15550001111'])).not.toContain('+1555');
   });
 });

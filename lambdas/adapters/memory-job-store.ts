@@ -1,0 +1,152 @@
+/**
+ * The job store in memory: the embedded twin of DynamoJobStore for `npm start` and unit tests, with the same
+ * semantics (claims with leases, completion once, replacement of dead-lettered outcomes, markDone once).
+ * Every method mutates synchronously between awaits, so concurrent callers in one process never interleave.
+ */
+import type {
+  ChunkClaim,
+  JobOperation,
+  JobSource,
+  JobState,
+  JobStore,
+  JobSummary,
+  RowOutcome,
+} from '../core/jobs';
+
+type ChunkState = 'claimed' | 'released' | 'done' | 'dead_lettered';
+
+interface ChunkEntry {
+  state: ChunkState;
+  claimedUntil?: number;
+  /** Present once counted in the job: final outcomes, or dead-lettered ones that a redriven claim may replace. */
+  outcomes?: RowOutcome[];
+}
+
+interface JobEntry {
+  summary: JobSummary;
+  rejected: Map<number, RowOutcome>;
+}
+
+const countOf = (outcomes: RowOutcome[] | undefined, status: RowOutcome['status']) =>
+  (outcomes ?? []).filter((o) => o.status === status).length;
+
+export class MemoryJobStore implements JobStore {
+  private readonly jobs = new Map<string, JobEntry>();
+  /** Per job; kept apart from the job, as DynamoDB's chunk items are: a claim does not need the job item. */
+  private readonly chunks = new Map<string, Map<string, ChunkEntry>>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private entry(jobId: string): JobEntry {
+    const entry = this.jobs.get(jobId);
+    if (!entry) throw new Error(`job ${jobId} does not exist`);
+    return entry;
+  }
+
+  private chunksOf(jobId: string): Map<string, ChunkEntry> {
+    let chunks = this.chunks.get(jobId);
+    if (!chunks) this.chunks.set(jobId, (chunks = new Map()));
+    return chunks;
+  }
+
+  async createJob(job: {
+    jobId: string;
+    source: JobSource;
+    operation: JobOperation;
+    name: string;
+  }): Promise<JobState | 'created'> {
+    const existing = this.jobs.get(job.jobId);
+    if (existing) return existing.summary.state;
+    this.jobs.set(job.jobId, {
+      summary: {
+        ...job,
+        operation: { ...job.operation },
+        state: 'ingesting',
+        total: 0,
+        started: 0,
+        rejected: 0,
+        failed: 0,
+        startedAt: new Date(this.now()).toISOString(),
+      },
+      rejected: new Map(),
+    });
+    return 'created';
+  }
+
+  async recordRejected(jobId: string, outcomes: RowOutcome[]): Promise<void> {
+    const { rejected } = this.entry(jobId);
+    for (const outcome of outcomes) rejected.set(outcome.row, { ...outcome });
+  }
+
+  async finishIngest(jobId: string, totals: { total: number; rejected: number }): Promise<JobSummary> {
+    const { summary } = this.entry(jobId);
+    if (summary.state === 'ingesting') {
+      summary.total = totals.total;
+      summary.rejected = totals.rejected;
+      summary.state = 'running';
+    }
+    return { ...summary };
+  }
+
+  async claimChunk(jobId: string, chunkId: string, leaseMs: number): Promise<ChunkClaim> {
+    const chunks = this.chunksOf(jobId);
+    const chunk = chunks.get(chunkId);
+    const now = this.now();
+    if (!chunk || chunk.state === 'released' || chunk.state === 'dead_lettered') {
+      chunks.set(chunkId, { state: 'claimed', claimedUntil: now + leaseMs, outcomes: chunk?.outcomes });
+      return { kind: 'claimed', redriven: chunk?.outcomes !== undefined };
+    }
+    if (chunk.state === 'done') return { kind: 'done' };
+    const left = (chunk.claimedUntil ?? 0) - now;
+    return left > 0 ? { kind: 'busy', retryInMs: left } : { kind: 'abandoned' };
+  }
+
+  async completeChunk(
+    jobId: string,
+    chunkId: string,
+    outcomes: RowOutcome[],
+    options: { deadLettered?: boolean } = {},
+  ): Promise<JobSummary> {
+    const { summary } = this.entry(jobId);
+    const chunks = this.chunksOf(jobId);
+    const chunk = chunks.get(chunkId);
+    if (chunk?.state === 'done' || chunk?.state === 'dead_lettered') return { ...summary };
+    const old = chunk?.outcomes;
+    summary.started += countOf(outcomes, 'started') - countOf(old, 'started');
+    summary.failed += countOf(outcomes, 'failed') - countOf(old, 'failed');
+    chunks.set(chunkId, {
+      state: options.deadLettered ? 'dead_lettered' : 'done',
+      outcomes: outcomes.map((o) => ({ ...o })),
+    });
+    return { ...summary };
+  }
+
+  async releaseChunk(jobId: string, chunkId: string): Promise<void> {
+    const chunk = this.chunksOf(jobId).get(chunkId);
+    if (chunk?.state === 'claimed') {
+      chunk.state = 'released';
+      delete chunk.claimedUntil;
+    }
+  }
+
+  async markDone(jobId: string): Promise<boolean> {
+    const { summary } = this.entry(jobId);
+    const complete = summary.started + summary.rejected + summary.failed === summary.total;
+    if (summary.state !== 'running' || !complete) return false;
+    summary.state = 'done';
+    summary.finishedAt = new Date(this.now()).toISOString();
+    return true;
+  }
+
+  async getJob(jobId: string): Promise<JobSummary | undefined> {
+    const entry = this.jobs.get(jobId);
+    return entry && { ...entry.summary, operation: { ...entry.summary.operation } };
+  }
+
+  async *outcomes(jobId: string): AsyncIterable<RowOutcome> {
+    const byRow = new Map(this.entry(jobId).rejected);
+    for (const chunk of this.chunksOf(jobId).values())
+      for (const o of chunk.outcomes ?? []) byRow.set(o.row, o);
+    for (const row of [...byRow.keys()].sort((a, b) => a - b)) yield { ...byRow.get(row)! };
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The upload ingest, pure: key -> job -> streamed, validated rows -> chunks on the queue and rejections in the job
+ * store -> end of ingest (and the report, when no row is left for a worker). Every step is idempotent, so a
+ * duplicate S3 event or a retried invocation continues the same job: chunk ids are deterministic (the worker
+ * dedups them) and rejections are recorded per row.
+ */
+import { InvalidInputError } from './errors';
+import type {
+  ChunkMessage,
+  ChunkQueue,
+  JobOperation,
+  JobStore,
+  JobSummary,
+  ObjectStore,
+  RowOutcome,
+} from './jobs';
+import { hasAllOutcomes, writeRejectedUpload, writeReportIfDone } from './reports';
+import { Chunker, MAX_CHUNK_BYTES } from './upload/chunker';
+import { parseUploadBatches } from './upload/index';
+import { parseUploadKey, uploadJobId } from './upload/key';
+import type { UploadRow } from './upload/rows';
+
+export { decodeS3Key, parseUploadKey, uploadJobId, type UploadKey } from './upload/key';
+
+/** Chunks per `sendChunks` call: one SendMessageBatch. */
+export const CHUNKS_PER_SEND = 10;
+/** Rejected rows per `recordRejected` call. */
+export const REJECTED_PER_WRITE = 100;
+/** Queue sends and job store writes in flight at once: the backpressure that keeps memory flat. */
+export const DEFAULT_MAX_IN_FLIGHT = 8;
+
+export interface IngestDeps {
+  jobs: JobStore;
+  queue: ChunkQueue;
+  bucket: ObjectStore;
+  now?: () => Date;
+  maxInFlight?: number;
+}
+
+/** The object an S3 event (or the local folder watcher) named. `key` is decoded (see decodeS3Key). */
+export interface UploadObject {
+  bucket: string;
+  key: string;
+  versionId?: string;
+  etag?: string;
+}
+
+/** The ingest's answer: the job as it stands, or, for a file that could not be read at all, why. */
+export type IngestResult = JobSummary | { rejectedFile: string };
+
+/**
+ * Runs async tasks at most `limit` at a time. `submit` waits while the limit is reached, so a producer faster
+ * than the queue is slowed to its pace instead of piling up chunks; the first failure is thrown by the next
+ * `submit` or by `drain`, after which nothing more is started.
+ */
+class BoundedTasks {
+  private readonly running = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  async submit(task: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit && !this.failure) await Promise.race(this.running);
+    this.throwIfFailed();
+    const running: Promise<void> = task().then(
+      () => void this.running.delete(running),
+      (error: unknown) => {
+        this.running.delete(running);
+        this.failure ??= { error };
+      },
+    );
+    this.running.add(running);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    this.throwIfFailed();
+  }
+
+  /** Waits for what is still running, whatever its outcome (on the way out after a failure). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.running);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+}
+
+const tooLargeReason = (row: number) =>
+  `row ${row}: too large for one queue message (more than ${MAX_CHUNK_BYTES / 1024} KiB as JSON)`;
+
+/** A job the ingest did not run now (it ran before): write its report if it has every outcome but no report yet. */
+async function existingJob(deps: IngestDeps, jobId: string): Promise<JobSummary> {
+  const job = await deps.jobs.getJob(jobId);
+  if (!job) throw new Error(`job ${jobId} was reported to exist but cannot be read`);
+  if (job.state === 'running' && hasAllOutcomes(job)) {
+    await writeReportIfDone(deps, job);
+    return (await deps.jobs.getJob(jobId)) ?? job;
+  }
+  return job;
+}
+
+export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Promise<IngestResult> {
+  const now = deps.now ?? (() => new Date());
+  const key = parseUploadKey(upload.key);
+  // Callers skip these (see parseUploadKey); reaching here is a wiring mistake, not a bad upload.
+  if (key.kind === 'ignored') throw new Error(`not an upload key: ${key.reason}`);
+
+  const rejectFile = async (segment: string, name: string, reason: string): Promise<IngestResult> => {
+    await writeRejectedUpload(deps.bucket, { segment, name, reason, at: now().toISOString() });
+    return { rejectedFile: reason };
+  };
+  if (key.kind === 'rejected') return rejectFile(key.segment, key.name, key.reason);
+
+  const bytes = await deps.bucket.read(upload.key, upload.versionId ? { versionId: upload.versionId } : {});
+  const batches = parseUploadBatches(key.format, bytes);
+  const tasks = new BoundedTasks(deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+  try {
+    // Read up to the first rows before creating the job: a file that cannot be read at all gets no job.
+    let next: IteratorResult<UploadRow[]>;
+    try {
+      next = await batches.next();
+    } catch (error) {
+      if (error instanceof InvalidInputError && error.target === 'file') {
+        return await rejectFile(key.segment, key.name, error.reason);
+      }
+      throw error;
+    }
+
+    const jobId = uploadJobId(upload);
+    const operation: JobOperation = { kind: 'batch', conversationId: key.conversationId };
+    const state = await deps.jobs.createJob({ jobId, source: 'upload', operation, name: key.name });
+    if (state === 'running' || state === 'done') return await existingJob(deps, jobId);
+
+    const chunker = new Chunker(jobId, operation);
+    let chunks: ChunkMessage[] = [];
+    let rejected: RowOutcome[] = [];
+    let total = 0;
+    let rejectedCount = 0;
+    const sendChunks = async () => {
+      const batch = chunks;
+      chunks = [];
+      await tasks.submit(() => deps.queue.sendChunks(batch));
+    };
+    const recordRejected = async () => {
+      const batch = rejected;
+      rejected = [];
+      await tasks.submit(() => deps.jobs.recordRejected(jobId, batch));
+    };
+
+    for (; !next.done; next = await batches.next()) {
+      for (const item of next.value) {
+        total++;
+        // A valid row is a JobRow as it stands ({ row, record }): no copy.
+        let error = 'error' in item ? item.error : undefined;
+        if ('record' in item && !chunker.add(item, chunks)) error = tooLargeReason(item.row);
+        if (error !== undefined) {
+          rejected.push({ row: item.row, status: 'rejected', error });
+          rejectedCount++;
+          if (rejected.length >= REJECTED_PER_WRITE) await recordRejected();
+        }
+        if (chunks.length >= CHUNKS_PER_SEND) await sendChunks();
+      }
+    }
+    chunker.finish(chunks);
+    if (chunks.length > 0) await sendChunks();
+    if (rejected.length > 0) await recordRejected();
+    await tasks.drain();
+
+    const job = await deps.jobs.finishIngest(jobId, { total, rejected: rejectedCount });
+    // No row went to a worker (all rejected), or the workers finished before the ingest did: the report is ours.
+    if (hasAllOutcomes(job) && (await writeReportIfDone(deps, job))) {
+      return (await deps.jobs.getJob(jobId)) ?? job;
+    }
+    return job;
+  } finally {
+    // On an early end: stop reading (freeing the connection), and let nothing run on unobserved.
+    await batches.return(undefined);
+    await tasks.settle();
+  }
+}

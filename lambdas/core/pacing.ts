@@ -1,0 +1,97 @@
+/**
+ * Pacing of calls to DANAConnect across every concurrent worker: GCRA as slot reservation. Each call reserves
+ * the next free slot, `max(now, lastSlot + interval)` with `interval = ceil(1000 / R)` ms, and waits for it.
+ * Slots are at least `interval` apart, so no half-open 1 s window ever holds more than R of them. The slot
+ * math is a pure function; where `lastSlot` lives (memory, one DynamoDB item) is an adapter's business.
+ *
+ * A caller never waits longer than `maxWaitMs`: when the next free slot is further away, nothing is reserved
+ * and PacingBusyError says when to come back, so a worker hands its message back to the queue rather than
+ * sleeping through its Lambda's timeout.
+ */
+import { ConfigurationError } from './errors';
+import { sleep } from './retry';
+
+/** The port: resolves when the caller may make one call; rejects with PacingBusyError when the wait is too long. */
+export interface RateLimiter {
+  acquire(): Promise<void>;
+}
+
+export class PacingBusyError extends Error {
+  /** Epoch ms from which a new attempt would wait no longer than allowed. */
+  readonly retryAt: number;
+  constructor(retryAt: number) {
+    super('rate limit: the next free slot is too far away');
+    this.name = 'PacingBusyError';
+    this.retryAt = retryAt;
+  }
+}
+
+export const DEFAULT_RATE_PER_SECOND = 10;
+export const DEFAULT_MAX_WAIT_MS = 5_000;
+
+/** Whole milliseconds between slots; rounded up so that rounding never lets R + 1 slots into one second. */
+export function slotIntervalMs(ratePerSecond: number): number {
+  if (!Number.isFinite(ratePerSecond) || ratePerSecond <= 0) {
+    throw new RangeError('rate limit must be a positive number of calls per second');
+  }
+  return Math.ceil(1000 / ratePerSecond);
+}
+
+export type SlotDecision =
+  /** Reserve the slot at `at` (epoch ms) and call then. */
+  | { kind: 'slot'; at: number }
+  /** Reserve nothing; the wait would exceed the limit until `retryAt`. */
+  | { kind: 'busy'; retryAt: number };
+
+/** GCRA: the next slot after `lastSlot` (undefined: none reserved yet), or busy if it is too far away. */
+export function nextSlot(
+  lastSlot: number | undefined,
+  now: number,
+  intervalMs: number,
+  maxWaitMs: number = Infinity,
+): SlotDecision {
+  const at = lastSlot === undefined ? now : Math.max(now, lastSlot + intervalMs);
+  return at - now > maxWaitMs ? { kind: 'busy', retryAt: at - maxWaitMs } : { kind: 'slot', at };
+}
+
+export interface RateLimiterOptions {
+  ratePerSecond: number;
+  maxWaitMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The in-process limiter: one process (the local pipeline, tests). */
+export class MemoryRateLimiter implements RateLimiter {
+  private lastSlot: number | undefined;
+  private readonly intervalMs: number;
+  private readonly maxWaitMs: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: RateLimiterOptions) {
+    this.intervalMs = slotIntervalMs(options.ratePerSecond);
+    this.maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? sleep;
+  }
+
+  async acquire(): Promise<void> {
+    const now = this.now();
+    const decision = nextSlot(this.lastSlot, now, this.intervalMs, this.maxWaitMs);
+    if (decision.kind === 'busy') throw new PacingBusyError(decision.retryAt);
+    this.lastSlot = decision.at;
+    if (decision.at > now) await this.sleep(decision.at - now);
+  }
+}
+
+/** R from `DANA_RATE_LIMIT_PER_SECOND` (default 10). */
+export function rateFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.DANA_RATE_LIMIT_PER_SECOND;
+  if (raw === undefined || raw === '') return DEFAULT_RATE_PER_SECOND;
+  const rate = Number(raw);
+  if (!Number.isFinite(rate) || rate <= 0) {
+    throw new ConfigurationError('DANA_RATE_LIMIT_PER_SECOND must be a positive number');
+  }
+  return rate;
+}

@@ -1,0 +1,145 @@
+/**
+ * A job's reports: `reports/{segment}/{name}.report.csv` (one line per row, in row order) and
+ * `reports/{segment}/{name}.summary.json`. For an upload the segment is its conversation id; a file the ingest
+ * could not read at all gets the same two objects, with a header-only CSV and an `error` in the summary.
+ *
+ * CSV: RFC 4180 (CRLF line ends; a field holding a comma, quote, CR or LF is quoted, quotes doubled), columns
+ * `row,status,idResult,error`. Streamed from the job store, so a million-row report never sits in memory.
+ */
+import type { JobStore, JobSummary, ObjectStore, RowOutcome } from './jobs';
+
+export const REPORT_COLUMNS = ['row', 'status', 'idResult', 'error'] as const;
+export const REPORT_HEADER = REPORT_COLUMNS.join(',');
+const CRLF = '\r\n';
+/** Lines are handed to the object store in pieces of about this many characters, not one by one. */
+const PIECE_CHARS = 64 * 1024;
+
+export interface ReportKeys {
+  csv: string;
+  summary: string;
+}
+
+export function reportKeys(segment: string, name: string): ReportKeys {
+  const base = `reports/${segment}/${name}`;
+  return { csv: `${base}.report.csv`, summary: `${base}.summary.json` };
+}
+
+/** The summary object, as written to `{name}.summary.json`. */
+export interface ReportSummary {
+  jobId?: string;
+  total: number;
+  started: number;
+  rejected: number;
+  failed: number;
+  startedAt: string;
+  finishedAt: string;
+  /** Why the file could not be read at all (rejected uploads only). */
+  error?: string;
+}
+
+/** One CSV field, quoted only when RFC 4180 requires it. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+export function reportLine(outcome: RowOutcome): string {
+  return (
+    [String(outcome.row), outcome.status, outcome.idResult === undefined ? '' : String(outcome.idResult)]
+      .concat(csvField(outcome.error ?? ''))
+      .join(',') + CRLF
+  );
+}
+
+/** The report CSV, header first, as pieces of whole lines. */
+export async function* reportCsv(outcomes: AsyncIterable<RowOutcome>): AsyncGenerator<string> {
+  let piece = REPORT_HEADER + CRLF;
+  for await (const outcome of outcomes) {
+    piece += reportLine(outcome);
+    if (piece.length >= PIECE_CHARS) {
+      yield piece;
+      piece = '';
+    }
+  }
+  if (piece.length > 0) yield piece;
+}
+
+/** Where an upload job's reports go; undefined for jobs that came through the async API (read via GET /jobs). */
+export function reportSegment(job: JobSummary): string | undefined {
+  if (job.source !== 'upload') return undefined;
+  return job.operation.kind === 'project'
+    ? `project-${job.operation.projectId}`
+    : String(job.operation.conversationId);
+}
+
+export function summaryOf(job: JobSummary): ReportSummary {
+  return {
+    jobId: job.jobId,
+    total: job.total,
+    started: job.started,
+    rejected: job.rejected,
+    failed: job.failed,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt ?? job.startedAt,
+  };
+}
+
+const summaryText = (summary: ReportSummary) => JSON.stringify(summary, null, 2) + '\n';
+
+/** Every row of the job has its final outcome and the ingest is over. */
+export function hasAllOutcomes(job: JobSummary): boolean {
+  return job.state !== 'ingesting' && job.started + job.rejected + job.failed === job.total;
+}
+
+/**
+ * Writes (or rewrites) both report objects of an upload job as it stands: the CSV first, the summary last,
+ * so a summary's presence means the report beside it is complete. Nothing for API jobs.
+ */
+export async function writeReport(
+  deps: { jobs: JobStore; bucket: ObjectStore },
+  job: JobSummary,
+): Promise<void> {
+  const segment = reportSegment(job);
+  if (segment === undefined) return;
+  const keys = reportKeys(segment, job.name);
+  await deps.bucket.write(keys.csv, reportCsv(deps.jobs.outcomes(job.jobId)), 'text/csv; charset=utf-8');
+  await deps.bucket.write(keys.summary, summaryText(summaryOf(job)), 'application/json');
+}
+
+/**
+ * Called after anything that may have given a job its last outcome (a completed chunk, the end of the ingest).
+ * If every row has its outcome, moves the job to `done` (once, whoever else races for it) and writes its
+ * reports. Returns true for the one caller that did it.
+ */
+export async function writeReportIfDone(
+  deps: { jobs: JobStore; bucket: ObjectStore },
+  job: JobSummary,
+): Promise<boolean> {
+  if (job.state === 'done' || !hasAllOutcomes(job)) return false;
+  if (!(await deps.jobs.markDone(job.jobId))) return false;
+  // Read back for finishedAt, set by markDone.
+  const done = (await deps.jobs.getJob(job.jobId)) ?? job;
+  await writeReport(deps, done);
+  return true;
+}
+
+/**
+ * The reports of an upload the ingest could not read at all (no valid conversation id, unknown extension, empty
+ * file): a header-only CSV and a summary with total 0 and the reason. `at` is both startedAt and finishedAt.
+ */
+export async function writeRejectedUpload(
+  bucket: ObjectStore,
+  p: { segment: string; name: string; reason: string; at: string },
+): Promise<void> {
+  const keys = reportKeys(p.segment, p.name);
+  const summary: ReportSummary = {
+    total: 0,
+    started: 0,
+    rejected: 0,
+    failed: 0,
+    startedAt: p.at,
+    finishedAt: p.at,
+    error: p.reason,
+  };
+  await bucket.write(keys.csv, REPORT_HEADER + CRLF, 'text/csv; charset=utf-8');
+  await bucket.write(keys.summary, summaryText(summary), 'application/json');
+}

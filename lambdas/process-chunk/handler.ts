@@ -1,0 +1,201 @@
+/**
+ * The chunk worker's doorway: an SQS event source with ReportBatchItemFailures. Each record is one chunk
+ * message, processed by core/worker (the records of one event concurrently: the rate limiter spaces the calls).
+ * A message to come back later gets its visibility changed to the worker's delay and is reported as a batch item
+ * failure; a malformed message or an unexpected error is reported as a failure with the queue's own visibility
+ * timeout, and ends in the dead-letter queue after maxReceiveCount.
+ *
+ * Logs: one line per message with the message id as correlation id, the job and chunk ids, counts and the error
+ * class; never row contents or DANAConnect's descriptions. Metrics: RowsStarted, RowsFailed, ChunksRetried,
+ * ChunksDeadLettered, Errors (by error class).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { danaClientFromEnv } from '../adapters/dana';
+import { DynamoJobStore } from '../adapters/dynamo-job-store';
+import { DynamoRateLimiter } from '../adapters/dynamo-rate-limiter';
+import { s3ObjectStoreFromEnv } from '../adapters/s3-object-store';
+import { ConfigurationError, errorClass } from '../core/errors';
+import type { ChunkMessage } from '../core/jobs';
+import { rateFromEnv } from '../core/pacing';
+import { parseChunkMessage, processChunk, type ChunkResult, type WorkerDeps } from '../core/worker';
+import { describeError } from '../http/doorway';
+
+/** A claim outlives the invocation that made it by this much (clock skew between workers). */
+const LEASE_MARGIN_MS = 60_000;
+/** Without a Lambda context (local runs): Lambda's longest timeout. */
+const DEFAULT_LEASE_MS = 15 * 60_000;
+export const DEFAULT_MAX_RECEIVE_COUNT = 5;
+
+export type ProcessFn = (
+  message: ChunkMessage,
+  receiveCount: number,
+  context?: Context,
+) => Promise<ChunkResult>;
+
+export interface ChunkHandlerDeps {
+  process: ProcessFn;
+  sqs: SQSClient;
+  /** The chunk queue, for ChangeMessageVisibility. */
+  queueUrl: string;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** How long a claim may run: until this invocation has surely ended. */
+export function leaseFor(context: Context | undefined): number {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  return typeof remaining === 'number' && remaining > 0 ? remaining + LEASE_MARGIN_MS : DEFAULT_LEASE_MS;
+}
+
+export function maxReceiveCountFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.MAX_RECEIVE_COUNT;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_RECEIVE_COUNT;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ConfigurationError('MAX_RECEIVE_COUNT must be a positive integer (the queue maxReceiveCount)');
+  }
+  return value;
+}
+
+/** The batch handler, without middy: what a test or a local runner drives with an SQS event. */
+export function chunkBatchHandler(deps: ChunkHandlerDeps) {
+  const { logger, metrics } = deps;
+
+  function countError(error: unknown): void {
+    const single = metrics.singleMetric();
+    single.addDimension('errorClass', errorClass(error));
+    single.addMetric('Errors', MetricUnit.Count, 1);
+  }
+
+  /** True when the record must be reported as a batch item failure. */
+  async function one(record: SQSRecord, context: Context | undefined): Promise<boolean> {
+    const log = logger.createChild();
+    log.setCorrelationId(record.messageId);
+    const receiveCount = Number(record.attributes?.ApproximateReceiveCount) || 1;
+    let message: ChunkMessage;
+    try {
+      message = parseChunkMessage(record.body);
+    } catch (error) {
+      countError(error);
+      log.error('malformed chunk message; it goes to the dead-letter queue after maxReceiveCount', {
+        receiveCount,
+        ...describeError(error),
+      });
+      return true;
+    }
+    const where = { jobId: message.jobId, chunkId: message.chunkId, rows: message.rows.length, receiveCount };
+    let result: ChunkResult;
+    try {
+      result = await deps.process(message, receiveCount, context);
+    } catch (error) {
+      countError(error);
+      log.error('chunk failed; it comes back after the visibility timeout', {
+        ...where,
+        ...describeError(error),
+      });
+      return true;
+    }
+    const started = result.outcomes.filter((o) => o.status === 'started').length;
+    const failed = result.outcomes.length - started;
+    if (started > 0) metrics.addMetric('RowsStarted', MetricUnit.Count, started);
+    if (failed > 0) metrics.addMetric('RowsFailed', MetricUnit.Count, failed);
+    if (result.kind === 'done') {
+      log.info('chunk done', { ...where, started, failed, duplicate: result.outcomes.length === 0 });
+      return false;
+    }
+    metrics.addMetric(result.deadLettered ? 'ChunksDeadLettered' : 'ChunksRetried', MetricUnit.Count, 1);
+    const visibilityTimeout = Math.ceil(result.delayMs / 1000);
+    try {
+      await deps.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: deps.queueUrl,
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: visibilityTimeout,
+        }),
+      );
+    } catch (error) {
+      // The message still comes back, after the queue's visibility timeout instead.
+      log.warn('could not change the message visibility', { ...where, ...describeError(error) });
+    }
+    const line = { ...where, retryInSeconds: visibilityTimeout, errorClass: result.errorClass };
+    if (result.deadLettered)
+      log.error('chunk dead-lettered: its rows are reported failed', { ...line, failed });
+    else log.warn('chunk handed back for a later try', line);
+    return true;
+  }
+
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    const failures = await Promise.all(event.Records.map((record) => one(record, context)));
+    return {
+      batchItemFailures: event.Records.filter((_, i) => failures[i]).map((r) => ({
+        itemIdentifier: r.messageId,
+      })),
+    };
+  };
+}
+
+export interface AwsClients {
+  dynamo: DynamoDBClient;
+  s3: S3Client;
+  sqs: SQSClient;
+}
+
+/**
+ * The production wiring from the environment; clients are built once per execution environment. `options` lets
+ * a test or a local runner hand in its own AWS clients (e.g. pointed at moto) and worker settings.
+ */
+export function chunkHandlerFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { clients?: Partial<AwsClients>; worker?: Partial<Omit<WorkerDeps, 'leaseMs'>> } = {},
+) {
+  const serviceName = env.POWERTOOLS_SERVICE_NAME || 'dana-gateway';
+  const logger = new Logger({ serviceName, persistentKeys: { operation: 'process-chunk' } });
+  const metrics = new Metrics({
+    serviceName,
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE || 'DanaGateway',
+    defaultDimensions: { operation: 'process-chunk' },
+  });
+  const tableName = env.JOBS_TABLE_NAME;
+  const queueUrl = env.QUEUE_URL;
+  if (!tableName) throw new ConfigurationError('JOBS_TABLE_NAME is not set');
+  if (!queueUrl) throw new ConfigurationError('QUEUE_URL is not set');
+  const dynamo = options.clients?.dynamo ?? new DynamoDBClient({});
+  const base: Omit<WorkerDeps, 'leaseMs'> = {
+    // The worker, not the client, decides about retries (no hot loop in a Lambda); the 401 refresh stays.
+    client: danaClientFromEnv(env, {
+      retry: { maxAttempts: 1 },
+      onUpstreamCall: (info) =>
+        metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, info.durationMs),
+    }),
+    jobs: new DynamoJobStore({ client: dynamo, tableName }),
+    bucket: s3ObjectStoreFromEnv(options.clients?.s3 ?? new S3Client({}), env),
+    limiter: new DynamoRateLimiter({ client: dynamo, tableName, ratePerSecond: rateFromEnv(env) }),
+    maxReceiveCount: maxReceiveCountFromEnv(env),
+    ...options.worker,
+  };
+  const batch = chunkBatchHandler({
+    process: (message, receiveCount, context) =>
+      processChunk({ ...base, leaseMs: leaseFor(context) }, message, receiveCount),
+    sqs: options.clients?.sqs ?? new SQSClient({}),
+    queueUrl,
+    logger,
+    metrics,
+  });
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler(batch);
+}
+
+/** Built on first use, so that importing this module (tests, the local runner) needs no environment. */
+let built: ReturnType<typeof chunkHandlerFromEnv> | undefined;
+export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+  (built ??= chunkHandlerFromEnv())(event, context);

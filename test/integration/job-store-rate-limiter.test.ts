@@ -1,0 +1,94 @@
+/**
+ * The DynamoDB rate limiter (one item in the jobs table) on moto_server: concurrent acquirers in several
+ * "workers" (limiter instances, each with its own stale view) race with real conditional writes. The clock is
+ * frozen, so every slot shows up as the wait the limiter asks for: slot = now + wait.
+ */
+import { DeleteTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DynamoRateLimiter, RATE_LIMIT_PK } from '../../lambdas/adapters/dynamo-rate-limiter';
+import { PacingBusyError, slotIntervalMs } from '../../lambdas/core/pacing';
+import { createJobsTable, motoDynamo } from './job-store-table';
+
+const dynamo = motoDynamo(inject('motoEndpoint'));
+const tableName = `jobs-limiter-${randomUUID()}`;
+
+beforeAll(() => createJobsTable(dynamo, tableName));
+afterAll(async () => {
+  await dynamo.send(new DeleteTableCommand({ TableName: tableName }));
+  dynamo.destroy();
+});
+
+function workers(count: number, rate: number, pk: string, now: number, maxWaitMs = 60_000) {
+  const slots: number[] = [];
+  const limiters = Array.from(
+    { length: count },
+    () =>
+      new DynamoRateLimiter({
+        client: dynamo,
+        tableName,
+        pk,
+        ratePerSecond: rate,
+        maxWaitMs,
+        now: () => now,
+        sleep: async (ms) => void slots.push(now + ms),
+      }),
+  );
+  return { limiters, slots };
+}
+
+describe('DynamoRateLimiter', () => {
+  it.each([
+    [10, 3, 24],
+    [3, 4, 12],
+    [50, 5, 40],
+  ])(
+    'R = %i: %i workers, %i concurrent acquirers, never two slots closer than 1000/R ms',
+    async (rate, count, n) => {
+      const now = Date.UTC(2026, 0, 1);
+      const pk = `ratelimit#${randomUUID()}`;
+      const { limiters, slots } = workers(count, rate, pk, now);
+      await Promise.all(Array.from({ length: n }, (_, i) => limiters[i % count]!.acquire()));
+      // The first slot is `now` itself (no wait, so no sleep call); the rest were slept for.
+      expect(slots).toHaveLength(n - 1);
+      const all = [now, ...slots].sort((a, b) => a - b);
+      for (let i = 1; i < all.length; i++) expect(all[i]! - all[i - 1]!).toBeGreaterThanOrEqual(1000 / rate);
+      expect(all.at(-1)).toBe(now + (n - 1) * slotIntervalMs(rate)); // and no slot was wasted
+    },
+  );
+
+  it('keeps the budget across calls that come later, and across limiters', async () => {
+    const pk = `ratelimit#${randomUUID()}`;
+    const start = Date.UTC(2026, 0, 1);
+    const first = workers(1, 4, pk, start);
+    await first.limiters[0]!.acquire();
+    await first.limiters[0]!.acquire();
+    expect(first.slots).toEqual([start + 250]);
+    const later = workers(1, 4, pk, start + 100); // a fresh worker, knowing nothing
+    await later.limiters[0]!.acquire();
+    expect(later.slots).toEqual([start + 500]);
+    const idle = workers(1, 4, pk, start + 10_000); // long after: no burst credit piles up
+    await idle.limiters[0]!.acquire();
+    await idle.limiters[0]!.acquire();
+    expect(idle.slots).toEqual([start + 10_250]);
+  });
+
+  it('refuses callers that would wait longer than maxWait, and reserves nothing for them', async () => {
+    const pk = `ratelimit#${randomUUID()}`;
+    const now = Date.UTC(2026, 0, 1);
+    const { limiters, slots } = workers(2, 10, pk, now, 250);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => limiters[i % 2]!.acquire()));
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3); // now, +100, +200
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(PacingBusyError);
+    expect(slots.sort()).toEqual([now + 100, now + 200]);
+    const item = await dynamo.send(
+      new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk }, sk: { S: 'ratelimit' } } }),
+    );
+    expect(Number(item.Item?.lastSlot?.N)).toBe(now + 200);
+  });
+
+  it('uses the documented item by default', () => {
+    expect(RATE_LIMIT_PK).toBe('ratelimit#dana');
+  });
+});

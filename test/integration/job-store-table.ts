@@ -1,0 +1,47 @@
+/** The jobs table for tests on moto_server, and a DynamoDB client that gives moto DynamoDB's atomicity. */
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+/** The jobs table as the stack creates it: keys `pk` and `sk`, on demand. */
+export async function createJobsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    }),
+  );
+}
+
+/**
+ * A client for moto_server that sends one request at a time. DynamoDB applies each conditional write atomically;
+ * moto_server serves requests on threads and checks a condition and writes the item in separate steps, so two
+ * concurrent conditional writes can both pass there (seen in these tests). One request at a time restores the
+ * real service's guarantee; the code under test still races for real, since many callers interleave their
+ * read-decide-write sequences between requests.
+ */
+export function motoDynamo(endpoint: string): DynamoDBClient {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1' });
+  let tail = Promise.resolve();
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const previous = tail;
+      let release!: () => void;
+      tail = new Promise((resolve) => (release = resolve));
+      await previous;
+      try {
+        return await next(args);
+      } finally {
+        release();
+      }
+    },
+    { step: 'initialize', name: 'oneRequestAtATime' },
+  );
+  return client;
+}

@@ -1,0 +1,280 @@
+/**
+ * The process-chunk handler, wired from its environment, fed real SQS events built from messages received from
+ * moto SQS, with the event source mapping's part played by the test: delete what succeeded, leave the batch item
+ * failures (whose visibility the handler changed). Then the dead-letter queue and `npm run redrive`'s function.
+ */
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
+import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store';
+import { SqsChunkQueue } from '../../lambdas/adapters/sqs-queue';
+import { chunkHandlerFromEnv } from '../../lambdas/process-chunk/handler';
+import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { redrive } from '../../scripts/redrive';
+import { createJobsTable, motoDynamo } from './job-store-table';
+import { batchCalls, expectCompleteReport, seedUploadJob } from './worker-harness';
+
+// The handler's Powertools read these from the process: keep the test output to real failures.
+process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+
+const endpoint = inject('motoEndpoint');
+const dynamo = motoDynamo(endpoint);
+const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
+const sqs = new SQSClient({ endpoint, region: 'us-east-1' });
+const tableName = `jobs-sqs-${randomUUID()}`;
+const bucketName = `bucket-sqs-${randomUUID()}`;
+const MAX_RECEIVE_COUNT = 2;
+let sandbox: Sandbox;
+let queueUrl: string;
+let queueArn: string;
+let dlqUrl: string;
+
+async function arnOf(url: string): Promise<string> {
+  const answer = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
+  return answer.Attributes!.QueueArn!;
+}
+
+async function depth(url: string): Promise<number> {
+  const answer = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(answer.Attributes!.ApproximateNumberOfMessages) +
+    Number(answer.Attributes!.ApproximateNumberOfMessagesNotVisible)
+  );
+}
+
+beforeAll(async () => {
+  await createJobsTable(dynamo, tableName);
+  await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
+  const suffix = randomUUID().slice(0, 8);
+  dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `chunks-dlq-${suffix}` }))).QueueUrl!;
+  queueUrl = (
+    await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `chunks-${suffix}`,
+        Attributes: {
+          VisibilityTimeout: '30',
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: await arnOf(dlqUrl),
+            maxReceiveCount: MAX_RECEIVE_COUNT,
+          }),
+        },
+      }),
+    )
+  ).QueueUrl!;
+  queueArn = await arnOf(queueUrl);
+  sandbox = await startSandbox();
+});
+afterAll(async () => {
+  await sandbox.close();
+  for (const client of [dynamo, s3, sqs]) client.destroy();
+});
+
+/** A Lambda SQS event, as the event source mapping builds it from received messages. */
+function sqsEvent(messages: Message[]): SQSEvent {
+  return {
+    Records: messages.map((m) => ({
+      messageId: m.MessageId!,
+      receiptHandle: m.ReceiptHandle!,
+      body: m.Body!,
+      attributes: {
+        ApproximateReceiveCount: m.Attributes!.ApproximateReceiveCount!,
+        SentTimestamp: m.Attributes!.SentTimestamp!,
+        SenderId: m.Attributes!.SenderId ?? 'test',
+        ApproximateFirstReceiveTimestamp: m.Attributes!.ApproximateFirstReceiveTimestamp!,
+      },
+      messageAttributes: {},
+      md5OfBody: m.MD5OfBody!,
+      eventSource: 'aws:sqs',
+      eventSourceARN: queueArn,
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
+const lambdaContext = (): Context =>
+  ({
+    functionName: 'process-chunk',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:process-chunk',
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/process-chunk',
+    logStreamName: 'test',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  }) as Context;
+
+type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+interface Invocation {
+  receiveCounts: number[];
+  failures: number;
+}
+
+/** Plays the event source mapping until `done()` or nothing is left; returns what each invocation saw. */
+async function pump(handler: Handler, done: () => Promise<boolean>): Promise<Invocation[]> {
+  const invocations: Invocation[] = [];
+  const deadline = Date.now() + 60_000; // a guard against a hang, not a timing assertion
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('the queue did not drain');
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    const messages = received.Messages ?? [];
+    if (messages.length === 0) continue;
+    const answer = await handler(sqsEvent(messages), lambdaContext());
+    const failed = new Set(answer.batchItemFailures.map((f) => f.itemIdentifier));
+    const succeeded = messages.filter((m) => !failed.has(m.MessageId!));
+    if (succeeded.length > 0) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: succeeded.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    }
+    invocations.push({
+      receiveCounts: messages.map((m) => Number(m.Attributes!.ApproximateReceiveCount)),
+      failures: failed.size,
+    });
+  }
+  return invocations;
+}
+
+function handlerFor(): Handler {
+  return chunkHandlerFromEnv(
+    {
+      JOBS_TABLE_NAME: tableName,
+      QUEUE_URL: queueUrl,
+      BUCKET_NAME: bucketName,
+      MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+      DANA_RATE_LIMIT_PER_SECOND: '100',
+      DANA_BASE_URL: sandbox.url,
+      DANA_USERNAME: DEMO_USER.username,
+      DANA_COMPANY_CODE: DEMO_USER.companyCode,
+      DANA_PASSWORD: DEMO_USER.password,
+      DANA_TIMEOUT_MS: '2000',
+    },
+    // Seconds, not minutes, between tries: the values themselves are checked in the unit tests.
+    { clients: { dynamo, s3, sqs }, worker: { redelivery: { baseDelayMs: 1_000, maxDelayMs: 2_000 } } },
+  ) as Handler;
+}
+
+describe('process-chunk handler on SQS (moto)', () => {
+  const jobs = new DynamoJobStore({ client: dynamo, tableName });
+  const bucket = new S3ObjectStore(s3, { bucket: bucketName });
+  const isDone = async (jobId: string) => (await jobs.getJob(jobId))?.state === 'done';
+
+  it('processes real SQS events; a throttled message comes back by its changed visibility; a duplicate starts nothing', async () => {
+    sandbox.reset();
+    const job = await seedUploadJob(jobs, { total: 27, rejected: [2] });
+    const queue = new SqsChunkQueue(sqs, queueUrl);
+    await queue.sendChunks(job.messages);
+    sandbox.setFaults({ failNext: { count: 1, status: 429, retryAfterSeconds: 1 } });
+    const handler = handlerFor();
+
+    const invocations = await pump(
+      handler,
+      async () => (await isDone(job.jobId)) && (await depth(queueUrl)) === 0,
+    );
+    expect(invocations.reduce((n, i) => n + i.failures, 0)).toBe(1);
+    expect(invocations.flatMap((i) => i.receiveCounts).sort()).toEqual([1, 1, 1, 2]); // the throttled one, back
+    await expectCompleteReport(jobs, bucket, job.jobId, '1001', job.name, 27);
+    expect(await jobs.getJob(job.jobId)).toMatchObject({ started: 26, rejected: 1, failed: 0 });
+
+    // A duplicate delivered later (a duplicate S3 event re-sends the same chunk): deleted, nothing sent.
+    await queue.sendChunks([job.messages[1]!]);
+    const again = await pump(handler, async () => (await depth(queueUrl)) === 0);
+    expect(again.reduce((n, i) => n + i.failures, 0)).toBe(0);
+    expect(sandbox.duplicates()).toEqual([]);
+    expect(batchCalls(sandbox)).toHaveLength(3 + 1);
+  });
+
+  it('dead-letters after maxReceiveCount with rows reported failed; npm run redrive brings them back', async () => {
+    sandbox.reset();
+    const job = await seedUploadJob(jobs, { total: 14, rejected: [14] });
+    await new SqsChunkQueue(sqs, queueUrl).sendChunks(job.messages);
+    sandbox.setFaults({ errorRate: 1, errorStatus: 502 });
+    const handler = handlerFor();
+
+    const first = await pump(handler, async () => (await depth(dlqUrl)) === job.messages.length);
+    expect(first.flatMap((i) => i.receiveCounts).sort()).toEqual([1, 1, 2, 2]);
+    expect(await depth(queueUrl)).toBe(0);
+    const before = await expectCompleteReport(jobs, bucket, job.jobId, '1001', job.name, 14);
+    expect(before.summary).toMatchObject({ started: 0, rejected: 1, failed: 13 });
+    expect(
+      before.rows.filter((r) => r.status === 'failed').every((r) => r.error!.startsWith('dead-lettered: ')),
+    ).toBe(true);
+
+    sandbox.setFaults({});
+    expect(await redrive(sqs, { dlqUrl, queueUrl })).toEqual({ moved: 2, failed: 0 });
+    expect(await depth(dlqUrl)).toBe(0);
+    await pump(
+      handler,
+      async () => (await jobs.getJob(job.jobId))?.started === 13 && (await depth(queueUrl)) === 0,
+    );
+    const after = await expectCompleteReport(jobs, bucket, job.jobId, '1001', job.name, 14);
+    expect(after.summary).toMatchObject({ total: 14, started: 13, rejected: 1, failed: 0 });
+    expect(sandbox.duplicates()).toEqual([]);
+    expect(sandbox.started()).toHaveLength(13);
+  });
+
+  it('a malformed message is a batch item failure, not a crash of the whole batch', async () => {
+    const job = await seedUploadJob(jobs, { total: 3, rejected: [] });
+    const handler = handlerFor();
+    const event = sqsEvent([
+      {
+        MessageId: 'bad-1',
+        ReceiptHandle: 'r-bad',
+        Body: '{"jobId":"x"',
+        MD5OfBody: '',
+        Attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: '0',
+          ApproximateFirstReceiveTimestamp: '0',
+        },
+      },
+      {
+        MessageId: 'good-1',
+        ReceiptHandle: 'r-good',
+        Body: JSON.stringify(job.messages[0]),
+        MD5OfBody: '',
+        Attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: '0',
+          ApproximateFirstReceiveTimestamp: '0',
+        },
+      },
+    ]);
+    expect(await handler(event, lambdaContext())).toEqual({
+      batchItemFailures: [{ itemIdentifier: 'bad-1' }],
+    });
+    expect(await isDone(job.jobId)).toBe(true);
+  });
+});

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../lambdas/core/errors';
+import {
+  MemoryRateLimiter,
+  nextSlot,
+  PacingBusyError,
+  rateFromEnv,
+  slotIntervalMs,
+} from '../../lambdas/core/pacing';
+
+/** A small deterministic PRNG (mulberry32), so the property test is reproducible. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Most slots found in any half-open window [t, t + 1000). */
+function busiestSecond(slots: number[]): number {
+  const sorted = [...slots].sort((a, b) => a - b);
+  let best = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    while (sorted[end]! - sorted[start]! >= 1000) start++;
+    best = Math.max(best, end - start + 1);
+  }
+  return best;
+}
+
+describe('GCRA slot math', () => {
+  it('spaces slots by whole milliseconds, rounded up', () => {
+    expect(slotIntervalMs(10)).toBe(100);
+    expect(slotIntervalMs(3)).toBe(334);
+    expect(slotIntervalMs(1000)).toBe(1);
+    expect(slotIntervalMs(0.5)).toBe(2000);
+    for (const bad of [0, -1, NaN, Infinity]) expect(() => slotIntervalMs(bad)).toThrow(RangeError);
+  });
+
+  it('gives the first caller now, then the later of now and last + interval', () => {
+    expect(nextSlot(undefined, 5_000, 100)).toEqual({ kind: 'slot', at: 5_000 });
+    expect(nextSlot(4_000, 5_000, 100)).toEqual({ kind: 'slot', at: 5_000 }); // idle: no burst credit
+    expect(nextSlot(4_950, 5_000, 100)).toEqual({ kind: 'slot', at: 5_050 });
+    expect(nextSlot(9_000, 5_000, 100)).toEqual({ kind: 'slot', at: 9_100 });
+  });
+
+  it('says busy, reserving nothing, when the slot is further than maxWait', () => {
+    expect(nextSlot(9_000, 5_000, 100, 4_100)).toEqual({ kind: 'slot', at: 9_100 });
+    expect(nextSlot(9_000, 5_000, 100, 4_099)).toEqual({ kind: 'busy', retryAt: 5_001 });
+  });
+
+  it.each([1, 3, 7, 10, 25])('never lets more than R = %i slots into any 1 s window', (rate) => {
+    const random = prng(rate);
+    const interval = slotIntervalMs(rate);
+    let last: number | undefined;
+    let now = 0;
+    const slots: number[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      now += Math.floor(random() * interval * 2); // callers arrive in bursts and lulls
+      const decision = nextSlot(last, now, interval);
+      if (decision.kind !== 'slot') throw new Error('unbounded wait cannot be busy');
+      expect(decision.at).toBeGreaterThanOrEqual(now);
+      if (last !== undefined) expect(decision.at - last).toBeGreaterThanOrEqual(interval);
+      last = decision.at;
+      slots.push(decision.at);
+    }
+    expect(busiestSecond(slots)).toBeLessThanOrEqual(rate);
+    expect(busiestSecond(slots)).toBe(rate); // and the budget is actually used under load
+  });
+});
+
+describe('MemoryRateLimiter', () => {
+  function fakeClock() {
+    const clock = { now: 1_000_000, slept: [] as number[] };
+    return {
+      clock,
+      now: () => clock.now,
+      sleep: async (ms: number) => {
+        clock.slept.push(ms);
+      },
+    };
+  }
+
+  it('makes concurrent callers wait for consecutive slots', async () => {
+    const { clock, now, sleep } = fakeClock();
+    const limiter = new MemoryRateLimiter({ ratePerSecond: 4, now, sleep });
+    await Promise.all(Array.from({ length: 5 }, () => limiter.acquire()));
+    expect(clock.slept).toEqual([250, 500, 750, 1000]);
+  });
+
+  it('refuses to wait longer than maxWait, and reserves nothing when it refuses', async () => {
+    const { clock, now, sleep } = fakeClock();
+    const limiter = new MemoryRateLimiter({ ratePerSecond: 2, maxWaitMs: 1_000, now, sleep });
+    await limiter.acquire(); // slot at now
+    await limiter.acquire(); // +500
+    await limiter.acquire(); // +1000
+    const refused = await limiter.acquire().catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(PacingBusyError);
+    expect((refused as PacingBusyError).retryAt).toBe(clock.now + 500);
+    clock.now += 500;
+    clock.slept = [];
+    await limiter.acquire();
+    expect(clock.slept).toEqual([1_000]); // the slot after +1000, i.e. +1500 from the start
+  });
+});
+
+describe('rateFromEnv', () => {
+  it('defaults to 10 and reads DANA_RATE_LIMIT_PER_SECOND', () => {
+    expect(rateFromEnv({})).toBe(10);
+    expect(rateFromEnv({ DANA_RATE_LIMIT_PER_SECOND: '2.5' })).toBe(2.5);
+  });
+
+  it('refuses nonsense, naming the variable', () => {
+    for (const raw of ['0', '-3', 'ten']) {
+      expect(() => rateFromEnv({ DANA_RATE_LIMIT_PER_SECOND: raw })).toThrow(ConfigurationError);
+      expect(() => rateFromEnv({ DANA_RATE_LIMIT_PER_SECOND: raw })).toThrow(/DANA_RATE_LIMIT_PER_SECOND/);
+    }
+  });
+});
