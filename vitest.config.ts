@@ -23,6 +23,8 @@ export default defineConfig({
   test: {
     // Runs once for the whole run (the root project), whatever projects run; projects inherit what it provides.
     globalSetup: ['test/global-setup.ts'],
+    // The JSON report is what CI reads its `N passed, N failed` line from (scripts/test-totals.mjs).
+    reporters: ['default', ['json', { outputFile: '.ci/out/vitest.json' }]],
     projects: [
       {
         test: {
