@@ -32,6 +32,36 @@ export interface ScheduledStart {
   description: string;
 }
 
+/** S3 lifecycle of the jobs bucket, in days. */
+export interface BucketLifecycle {
+  /** Uploads (`uploads/`) expire this long after they were written: they hold personal data. */
+  uploadsDays: number;
+  /** Reports (`reports/`: row numbers, statuses, DANAConnect ids, reasons, never field values). */
+  reportsDays: number;
+  /** An overwritten or expired version (the bucket is versioned) is deleted this long after. */
+  noncurrentVersionsDays: number;
+  /** Multipart uploads not completed within this are aborted and their parts deleted. */
+  incompleteMultipartUploadDays: number;
+  /** The bucket's server access logs. */
+  accessLogsDays: number;
+}
+
+/** The batch pipeline: S3 uploads and `Prefer: respond-async` requests -> SQS -> paced workers. */
+export interface BatchConfig {
+  /** Calls per second to DANAConnect across all workers (DANA_RATE_LIMIT_PER_SECOND). */
+  rateLimitPerSecond: number;
+  /** At most this many worker invocations at once (the SQS event source's maximum concurrency, >= 2). */
+  workerMaxConcurrency: number;
+  /** Receives of a chunk before it goes to the dead-letter queue; the worker gets the same value. */
+  maxReceiveCount: number;
+  /** Alarm when the oldest chunk has waited longer than this (the queue is not draining). */
+  backlogAlarmMinutes: number;
+  /** The ingest function's timeout (at most Lambda's 15 minutes) and memory. */
+  ingestTimeoutSeconds: number;
+  ingestMemoryMb: number;
+  lifecycle: BucketLifecycle;
+}
+
 export interface GatewayConfig {
   /** The API Gateway stage, and the stack's name suffix (`DanaGateway-<stage>`). */
   stage: string;
@@ -55,7 +85,25 @@ export interface GatewayConfig {
    */
   apiGatewayAccountRole: 'create' | 'existing';
   scheduledStarts: ScheduledStart[];
+  /** Each key (and each key of `batch.lifecycle`) defaults on its own. */
+  batch: BatchConfig;
 }
+
+export const DEFAULT_BATCH_CONFIG: BatchConfig = {
+  rateLimitPerSecond: 10,
+  workerMaxConcurrency: 5,
+  maxReceiveCount: 5,
+  backlogAlarmMinutes: 180,
+  ingestTimeoutSeconds: 900,
+  ingestMemoryMb: 1024,
+  lifecycle: {
+    uploadsDays: 30,
+    reportsDays: 90,
+    noncurrentVersionsDays: 7,
+    incompleteMultipartUploadDays: 7,
+    accessLogsDays: 90,
+  },
+};
 
 export const DEFAULT_CONFIG: GatewayConfig = {
   stage: 'prod',
@@ -68,6 +116,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   alarmEmails: [],
   apiGatewayAccountRole: 'create',
   scheduledStarts: [],
+  batch: DEFAULT_BATCH_CONFIG,
 };
 
 /** The retention values CloudWatch Logs accepts (RetentionDays), 9999 meaning never expire. */
@@ -306,6 +355,73 @@ function checkScheduledStart(c: Checker, path: string, value: unknown): Schedule
   return { name, conversationId, cron, enabled, description };
 }
 
+/** `batch`, each key (and each key of `lifecycle`) laid over its default. */
+function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
+  const keys = Object.keys(DEFAULT_BATCH_CONFIG);
+  const given = value === undefined ? {} : c.object('batch', value, keys);
+  if (!given) return undefined;
+  const merged = { ...DEFAULT_BATCH_CONFIG, ...given } as Record<string, unknown>;
+  const lifecycleKeys = Object.keys(DEFAULT_BATCH_CONFIG.lifecycle);
+  const givenLifecycle = c.object('batch.lifecycle', merged.lifecycle, lifecycleKeys);
+  const lifecycle = { ...DEFAULT_BATCH_CONFIG.lifecycle, ...givenLifecycle } as Record<string, unknown>;
+  const days = (key: keyof BucketLifecycle) =>
+    c.number(`batch.lifecycle.${key}`, lifecycle[key], 1, 36_500, true);
+
+  const rateLimitPerSecond = c.number(
+    'batch.rateLimitPerSecond',
+    merged.rateLimitPerSecond,
+    0.1,
+    1_000,
+    false,
+  );
+  // Lambda's SQS event sources take 2 to 1000.
+  const workerMaxConcurrency = c.number(
+    'batch.workerMaxConcurrency',
+    merged.workerMaxConcurrency,
+    2,
+    1_000,
+    true,
+  );
+  // One receive would leave no room for a single retry of a 429 or 5xx; SQS allows at most 1000.
+  const maxReceiveCount = c.number('batch.maxReceiveCount', merged.maxReceiveCount, 2, 1_000, true);
+  const backlogAlarmMinutes = c.number(
+    'batch.backlogAlarmMinutes',
+    merged.backlogAlarmMinutes,
+    5,
+    10_080,
+    true,
+  );
+  const ingestTimeoutSeconds = c.number(
+    'batch.ingestTimeoutSeconds',
+    merged.ingestTimeoutSeconds,
+    60,
+    900,
+    true,
+  );
+  const ingestMemoryMb = c.number('batch.ingestMemoryMb', merged.ingestMemoryMb, 256, 10_240, true);
+  const uploadsDays = days('uploadsDays');
+  const reportsDays = days('reportsDays');
+  const noncurrentVersionsDays = days('noncurrentVersionsDays');
+  const incompleteMultipartUploadDays = days('incompleteMultipartUploadDays');
+  const accessLogsDays = days('accessLogsDays');
+  // With any problem the caller throws before this value is used.
+  return {
+    rateLimitPerSecond: rateLimitPerSecond!,
+    workerMaxConcurrency: workerMaxConcurrency!,
+    maxReceiveCount: maxReceiveCount!,
+    backlogAlarmMinutes: backlogAlarmMinutes!,
+    ingestTimeoutSeconds: ingestTimeoutSeconds!,
+    ingestMemoryMb: ingestMemoryMb!,
+    lifecycle: {
+      uploadsDays: uploadsDays!,
+      reportsDays: reportsDays!,
+      noncurrentVersionsDays: noncurrentVersionsDays!,
+      incompleteMultipartUploadDays: incompleteMultipartUploadDays!,
+      accessLogsDays: accessLogsDays!,
+    },
+  };
+}
+
 const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG).concat('danaTokenUrl');
 
 /**
@@ -365,6 +481,8 @@ export function parseGatewayConfig(raw: unknown, source = `context "${CONFIG_CON
     }
   }
 
+  const batch = checkBatch(c, given.batch);
+
   if (c.problems.length > 0) throw new GatewayConfigError(source, c.problems);
   return {
     stage: stage!,
@@ -378,6 +496,7 @@ export function parseGatewayConfig(raw: unknown, source = `context "${CONFIG_CON
     alarmEmails: alarmEmails!,
     apiGatewayAccountRole: apiGatewayAccountRole!,
     scheduledStarts: scheduledStarts!,
+    batch: batch!,
   };
 }
 

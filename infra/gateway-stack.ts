@@ -8,6 +8,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { ROUTES, type OperationName } from '../lambdas/http/routes';
 import type { GatewayConfig } from './config';
+import { BatchPipeline } from './constructs/batch-pipeline';
 import { DanaSecret } from './constructs/dana-secret';
 import { GatewayApi } from './constructs/gateway-api';
 import { GatewayFunction, type FunctionDefaults } from './constructs/gateway-function';
@@ -34,6 +35,10 @@ export interface GatewayStackProps extends StackProps {
   projectRoot?: string;
 }
 
+/** The batch pipeline's own functions (not behind a route). */
+export type BatchFunctionName = 'ingest-upload' | 'process-chunk';
+export type FunctionName = OperationName | BatchFunctionName;
+
 /** `start-data-by-project` → `StartDataByProject`: construct ids, and so logical ids, that read well. */
 const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 
@@ -42,7 +47,8 @@ export class GatewayStack extends Stack {
   readonly alarmTopic: sns.Topic;
   readonly secret: DanaSecret;
   readonly functionDefaults: FunctionDefaults;
-  readonly functions: Record<OperationName, GatewayFunction>;
+  readonly batch: BatchPipeline;
+  readonly functions: Record<FunctionName, GatewayFunction>;
   readonly api: GatewayApi;
   readonly schedules: ScheduledStarts | undefined;
 
@@ -88,28 +94,36 @@ export class GatewayStack extends Stack {
       alarmAction,
     };
 
-    // One function per operation, named after its route.
-    this.functions = Object.fromEntries(
-      ROUTES.map((route) => [
-        route.name,
-        new GatewayFunction(this, pascal(route.name), {
+    this.batch = new BatchPipeline(this, 'Batch', { config: config.batch, defaults: this.functionDefaults });
+
+    // One function per operation, named after its route. Routes that create records may answer
+    // `Prefer: respond-async` by queueing a job; a route that does not call DANAConnect is answered from the
+    // jobs table alone (GET /jobs/{jobId}).
+    const http = Object.fromEntries(
+      ROUTES.map((route) => {
+        const fn = new GatewayFunction(this, pascal(route.name), {
           defaults: this.functionDefaults,
           name: route.name,
           description: `${route.method} ${route.path}: ${route.summary}`.slice(0, 256),
           timeout: HTTP_FUNCTION_TIMEOUT,
           memorySize: HTTP_FUNCTION_MEMORY_MB,
-          callsDana: true,
-        }),
-      ]),
+          callsDana: route.callsDana,
+        });
+        if (route.respondAsync) this.batch.grantEnqueue(fn);
+        if (!route.callsDana) this.batch.grantReadJobs(fn);
+        return [route.name, fn];
+      }),
     ) as Record<OperationName, GatewayFunction>;
+    this.functions = { ...http, 'ingest-upload': this.batch.ingest, 'process-chunk': this.batch.worker };
 
     this.api = new GatewayApi(this, 'Http', {
       apiName: `${SERVICE_NAME}-${config.stage}`,
       stageName: config.stage,
       routes: ROUTES,
-      functions: Object.fromEntries(
-        Object.entries(this.functions).map(([name, fn]) => [name, fn.function]),
-      ) as Record<OperationName, GatewayFunction['function']>,
+      functions: Object.fromEntries(Object.entries(http).map(([name, fn]) => [name, fn.function])) as Record<
+        OperationName,
+        GatewayFunction['function']
+      >,
       auth: config.auth,
       throttling: config.throttling,
       logRetention: config.logRetentionDays,
@@ -137,6 +151,32 @@ export class GatewayStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.alarmTopic.topicArn,
       description: 'Subscribe to receive alarms',
+    });
+    const batch = this.batch;
+    new CfnOutput(this, 'BucketName', {
+      value: batch.bucket.bucket.bucketName,
+      description:
+        'Upload files to uploads/{conversationId}/; reports appear under reports/{conversationId}/',
+    });
+    new CfnOutput(this, 'ChunkQueueUrl', {
+      value: batch.chunks.queue.queueUrl,
+      description: 'The chunk queue (npm run redrive --queue)',
+    });
+    new CfnOutput(this, 'ChunkDeadLetterQueueUrl', {
+      value: batch.chunks.deadLetters.queue.queueUrl,
+      description: 'Chunks that failed every receive (npm run redrive --dlq)',
+    });
+    new CfnOutput(this, 'JobsTableName', {
+      value: batch.table.table.tableName,
+      description: 'Jobs, their chunks and row outcomes',
+    });
+    new CfnOutput(this, 'IngestFunctionName', {
+      value: batch.ingest.function.functionName,
+      description: 'Invoke again with an S3 event from the ingest dead-letter queue',
+    });
+    new CfnOutput(this, 'IngestDeadLetterQueueUrl', {
+      value: batch.ingestFailures.queue.queueUrl,
+      description: 'Uploads whose ingest failed after retries',
     });
     if (this.api.apiKey) {
       new CfnOutput(this, 'ApiKeyId', {

@@ -11,6 +11,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { useLocalJobDeps, type LocalJobDeps } from '../lambdas/adapters/job-deps';
 import { gatewayError, type ErrorAnswer } from '../lambdas/core/errors';
 import { ROUTES, type OperationName, type RouteSpec } from '../lambdas/http/routes';
 
@@ -31,6 +32,7 @@ const HANDLERS: Record<OperationName, () => Promise<{ handler: LambdaHandler }>>
   'start-record': () => import('../lambdas/start-record/handler'),
   'start-batch': () => import('../lambdas/start-batch/handler'),
   'get-contact-data': () => import('../lambdas/get-contact-data/handler'),
+  'get-job': () => import('../lambdas/get-job/handler'),
 };
 
 export interface GatewayOptions {
@@ -43,6 +45,11 @@ export interface GatewayOptions {
   env?: Record<string, string | undefined>;
   /** Where the one-line request log goes; default console.log. */
   log?: (line: string) => void;
+  /**
+   * The embedded job store and queue (the local pipeline's) that get-job and `Prefer: respond-async` use instead
+   * of JOBS_TABLE_NAME / QUEUE_URL; installed for the process until close().
+   */
+  jobs?: LocalJobDeps;
 }
 
 export interface Gateway {
@@ -195,7 +202,9 @@ export function toProxyEvent(
         userAgent: req.headers['user-agent'] ?? null,
         userArn: null,
       },
-      path: `/${STAGE}${rawPath}`,
+      // As on a custom domain: the local URL has no stage segment, so links the handlers build (Location) need
+      // no prefix. On the execute-api domain this is `/<stage><path>`.
+      path: rawPath,
       protocol: `HTTP/${req.httpVersion}`,
       requestId,
       requestTime: requestTime(now),
@@ -271,6 +280,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
+  const uninstallJobs = options.jobs ? useLocalJobDeps(options.jobs) : undefined;
   const apiKey = process.env.LOCAL_API_KEY || undefined;
   const log = options.log ?? ((line: string) => console.log(line));
   const handlers = new Map<OperationName, Promise<LambdaHandler>>();
@@ -393,6 +403,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
+      uninstallJobs?.();
       for (const [name, value] of saved) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;

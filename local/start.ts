@@ -1,13 +1,15 @@
 /**
  * `npm start`: the local gateway in front of the embedded DANAConnect sandbox, or in front of a real DANAConnect
- * when DANA_BASE_URL and credentials are set. A small composition of parts that each close themselves; later
- * parts (e.g. the upload folder watcher) join the same list.
+ * when DANA_BASE_URL and credentials are set, and the batch pipeline (./pipeline.ts) on the upload folder
+ * `$LOCAL_BUCKET_DIR` (default `.local/bucket`), whose job store and queue also serve `Prefer: respond-async` and
+ * GET /jobs/{jobId}. A small composition of parts that each close themselves.
  */
 import { pathToFileURL } from 'node:url';
 import { credentialsFromEnv } from '../lambdas/adapters/credentials';
 import { ConfigurationError } from '../lambdas/core/errors';
 import { ROUTES, type OperationName } from '../lambdas/http/routes';
 import { startGateway, type Gateway } from './gateway';
+import { startPipeline, type Pipeline } from './pipeline';
 import { DEMO_CLIENT, DEMO_USER, startSandbox, type Sandbox } from './sandbox/server';
 
 const CREDENTIAL_VARIABLES = [
@@ -25,6 +27,8 @@ export interface LocalRun {
   sandbox?: Sandbox;
   /** Which DANAConnect the handlers talk to, for the banner. */
   upstream: string;
+  /** The upload folder's pipeline (and the async API's job store and queue). */
+  pipeline: Pipeline;
   close(): Promise<void>;
 }
 
@@ -58,7 +62,10 @@ function useSandbox(env: NodeJS.ProcessEnv, sandbox: Sandbox): string {
   return `embedded sandbox ${sandbox.url} (API 1.0, user ${DEMO_USER.username}@${DEMO_USER.companyCode})`;
 }
 
-export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<LocalRun> {
+export async function startLocal(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { log?: (line: string) => void } = {},
+): Promise<LocalRun> {
   setLocalDefaults(env);
   const closers: (() => Promise<void>)[] = [];
   let sandbox: Sandbox | undefined;
@@ -72,19 +79,30 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
     closers.push(() => sandbox!.close());
     upstream = useSandbox(env, sandbox);
   }
-  const gateway = await startGateway({ port: Number(env.PORT || 3000) });
+  // The worker's client reads the same DANA_* variables as the gateway's handlers: same DANAConnect.
+  const pipeline = await startPipeline({ env, log: options.log });
+  closers.unshift(() => pipeline.close());
+  const gateway = await startGateway({
+    port: Number(env.PORT || 3000),
+    jobs: pipeline.jobDeps,
+    log: options.log,
+  });
   closers.unshift(() => gateway.close());
   return {
     gateway,
     sandbox,
     upstream,
+    pipeline,
     async close() {
       for (const close of closers) await close();
     },
   };
 }
 
-const EXAMPLES: Record<OperationName, { path: string; body?: string; query?: string }> = {
+/** The routes with a ready-to-paste example; get-job needs a job id, which the async example prints. */
+type ExampleRoute = Exclude<OperationName, 'get-job'>;
+
+const EXAMPLES: Record<ExampleRoute, { path: string; body?: string; query?: string }> = {
   'start-list': { path: '/conversation/1001/start/list' },
   'start-data': { path: '/conversation/1001/start/data', body: '{"NAME":"Ada","EMAIL":"ada@example.com"}' },
   'start-data-by-project': {
@@ -101,7 +119,7 @@ const EXAMPLES: Record<OperationName, { path: string; body?: string; query?: str
 
 /** One ready-to-paste curl per route, in an order that works on a fresh sandbox (record 3663 comes first). */
 export function curlExamples(url: string, apiKey: boolean): string[] {
-  const order: OperationName[] = [
+  const order: ExampleRoute[] = [
     'start-list',
     'start-data',
     'start-data-by-project',
@@ -133,6 +151,12 @@ async function main(): Promise<void> {
 Upstream: ${run.upstream}
 ${run.sandbox ? 'Sandbox: conversations 1001, 1002, 1003; project 77; new records get link codes lc-<recordId>.\n' : ''}
 ${examples.join('\n\n')}
+
+# Asynchronously: add -H 'Prefer: respond-async' (and optionally -H 'Idempotency-Key: <your id>') to the start-data,
+# ProjectID start-data or start-batch curl: the answer is 202 with Location: /jobs/<jobId>; GET it (curl -s ${run.gateway.url}/jobs/<jobId>).
+
+Uploads: drop a .csv, .jsonl or .json file into ${run.pipeline.bucketDir}/uploads/<conversationId>/
+Reports: ${run.pipeline.bucketDir}/reports/<conversationId>/<name>.report.csv and .summary.json
 
 Ctrl-C stops.`);
   let stopping = false;

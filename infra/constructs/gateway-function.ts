@@ -40,7 +40,15 @@ export interface GatewayFunctionProps {
   /** Gets `DANA_BASE_URL`/`DANA_SECRET_ID` and read access to the DANAConnect secret. */
   callsDana: boolean;
   environment?: Record<string, string>;
+  /** What the errors alarm tells the operator; by default, what an HTTP function's errors mean. */
+  errorsRunbook?: string;
 }
+
+const HTTP_ERRORS_RUNBOOK =
+  "An HTTP function answers DANAConnect's refusals and its own errors normally (they show in the API 5xx " +
+  'alarm), so this is a crash, a timeout, or a failed scheduled start (also in the schedule dead-letter ' +
+  'queue). Open its log group, filter level ERROR around the alarm time; "Task timed out" means DANAConnect ' +
+  'was slow or unreachable.';
 
 /**
  * ESM bundles may contain CommonJS dependencies that call `require` for Node built-ins; esbuild's ESM output
@@ -118,11 +126,7 @@ export class GatewayFunction extends Construct {
     if (props.callsDana) defaults.dana.secret.grantRead(this.role);
 
     this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
-      alarmDescription:
-        `The ${props.name} function threw or timed out. An HTTP function answers DANAConnect's refusals and ` +
-        'its own errors normally (they show in the API 5xx alarm), so this is a crash, a timeout, or a failed ' +
-        'scheduled start (also in the schedule dead-letter queue). Open its log group, filter level ERROR ' +
-        'around the alarm time; "Task timed out" means DANAConnect was slow or unreachable.',
+      alarmDescription: `The ${props.name} function threw or timed out. ${props.errorsRunbook ?? HTTP_ERRORS_RUNBOOK}`,
       metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -103,6 +103,8 @@ export const GATEWAY_ERRORS = {
   },
   THROTTLED: { idError: 9429, status: 429, description: 'Too many requests' },
   INTERNAL: { idError: 9500, status: 500, description: 'Internal gateway error' },
+  /** `Prefer: respond-async` on a deployment without a job store and queue (JOBS_TABLE_NAME, QUEUE_URL). */
+  NOT_IMPLEMENTED: { idError: 9501, status: 501, description: 'Not implemented' },
   UPSTREAM_UNAVAILABLE: {
     idError: 9502,
     status: 502,

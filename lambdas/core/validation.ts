@@ -11,6 +11,8 @@
  * - a record: a JSON object with 1..200 fields (the existing-record route also accepts none).
  * - a batch: a JSON array of 1..10 records.
  * - `fields`: a comma-separated list of 1..100 field codes.
+ * - `jobId`: 32 lowercase hex digits (what upload and API job ids are made of).
+ * - `Idempotency-Key`: 1..255 visible ASCII characters (no spaces, no control characters).
  */
 import { InvalidInputError } from './errors';
 
@@ -27,6 +29,9 @@ export const MAX_FIELDS_LIST = 100;
 const ID_PATTERN = /^[1-9][0-9]{0,9}$/;
 export const FIELD_CODE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const DANAPARAM_PATTERN = /^[A-Za-z0-9._~=-]{1,512}$/;
+export const JOB_ID_PATTERN = /^[0-9a-f]{32}$/;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7E]{1,255}$/;
 
 /** An id as DANAConnect uses them: an int32 ≥ 1, written as plain digits. */
 export function parseId(name: string, raw: unknown): number {
@@ -42,6 +47,26 @@ export function parseDanaparam(raw: unknown): string {
     throw new InvalidInputError(
       'danaparam',
       `must be 1 to ${MAX_DANAPARAM_LENGTH} characters of letters, digits and - _ . ~ =`,
+    );
+  }
+  return raw;
+}
+
+/** A job id as the job store hands them out (see core/upload/key.ts uploadJobId and core/api-jobs.ts). */
+export function parseJobId(raw: unknown): string {
+  if (typeof raw !== 'string' || !JOB_ID_PATTERN.test(raw)) {
+    throw new InvalidInputError('jobId', 'must be 32 lowercase hexadecimal digits');
+  }
+  return raw;
+}
+
+/** The `Idempotency-Key` of an async request; undefined when absent. Its value is never echoed (it may be anything). */
+export function parseIdempotencyKey(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(raw)) {
+    throw new InvalidInputError(
+      'Idempotency-Key',
+      `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters, without spaces`,
     );
   }
   return raw;

@@ -24,6 +24,13 @@ import { writeReport, writeReportIfDone } from './reports';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from './retry';
 import { MAX_BATCH, parseId, parseRecord } from './validation';
 
+/**
+ * The worker's DANAConnect client makes one attempt per call: the worker, not the client, decides about retries,
+ * through the queue (no hot loop inside a Lambda, and every call goes through the rate limiter). The client's
+ * one credential refresh after a 401 stays.
+ */
+export const WORKER_CLIENT_RETRY = { maxAttempts: 1 } as const;
+
 export interface RedeliveryPolicy {
   /** Ceiling of the delay after the first receive; doubles with every receive. */
   baseDelayMs: number;

@@ -3,8 +3,15 @@
  *
  * The doorway owns what is the same for every route: the middy stack with the Powertools Logger (structured JSON,
  * API Gateway's request id as correlation id) and Metrics (EMF), optional lazy tracing (./tracing.ts), the
- * DANAConnect client (built once per execution environment from its environment variables), reading the event
- * (./request.ts), the error envelope (../core/errors.ts) and the `X-Request-Id` header on every answer.
+ * DANAConnect client (built once per execution environment from its environment variables, and only by a route
+ * that calls DANAConnect), reading the event (./request.ts), the error envelope (../core/errors.ts) and the
+ * `X-Request-Id` header on every answer. The job store and queue are handed in by the routes that use them
+ * (../adapters/job-deps.ts), so the other routes' bundles carry no AWS SDK client beyond Secrets Manager.
+ *
+ * `Prefer: respond-async` on a route with respondAsync: the input is validated by the route's own `parse`, exactly
+ * as for a synchronous call, then becomes a job (../core/api-jobs.ts) whose chunk goes to the queue; the answer is
+ * 202 with `Location: <base path>/jobs/{jobId}`. Nothing reaches DANAConnect on that path. A deployment without
+ * JOBS_TABLE_NAME / QUEUE_URL answers 501 NOT_IMPLEMENTED.
  *
  * What is logged: route, method, status, duration, error class, and for DANAConnect errors their kind, status,
  * `idError` and delivery. Never bodies, field values, link codes, headers, credentials or tokens: an invalid
@@ -17,6 +24,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { danaClientFromEnv } from '../adapters/dana';
+import { jobLocation, submitApiJob, type ApiJobRequest } from '../core/api-jobs';
 import type { CallOptions, DanaAnswer, DanaClient } from '../core/dana-client';
 import {
   ConfigurationError,
@@ -26,6 +34,7 @@ import {
   InvalidInputError,
   type ErrorAnswer,
 } from '../core/errors';
+import type { ChunkQueue, JobStore } from '../core/jobs';
 import { errorResult, jsonAnswer, parseHttpRequest, requestIdOf, type HttpRequest } from './request';
 import { ROUTES, type OperationName, type RouteSpec } from './routes';
 import { lazyTracing } from './tracing';
@@ -35,6 +44,14 @@ export interface HttpOperation<Input> {
   /** Validates with ../core/validation.ts; throws InvalidInputError naming the offending parameter or field. */
   parse(request: HttpRequest): Input;
   call(client: DanaClient, input: Input, options: CallOptions): Promise<DanaAnswer<unknown>>;
+  /** Required on routes with respondAsync: the job that starts the same records later. */
+  job?(input: Input): ApiJobRequest;
+}
+
+/** A route answered from the job store alone (get-job): no DANAConnect client is built or needed. */
+export interface JobStoreOperation<Input> {
+  parse(request: HttpRequest): Input;
+  answer(jobs: JobStore, input: Input): Promise<{ status: number; body: unknown }>;
 }
 
 export type HttpHandler = MiddyfiedHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -48,11 +65,19 @@ export interface Doorway {
   /** Counts an error in the `Errors` metric, by error class. */
   countError(error: unknown): void;
   /** The route's API Gateway handler. */
-  http<Input>(operation: HttpOperation<Input>): HttpHandler;
+  http<Input>(operation: HttpOperation<Input> | JobStoreOperation<Input>): HttpHandler;
   /** Any other event (e.g. a scheduled start) with the same logger, metrics and tracing. */
   wrap<Event, Result>(
     fn: (event: Event, context: Context) => Promise<Result>,
   ): MiddyfiedHandler<Event, Result>;
+}
+
+/** What the job routes need, as getters that build on first use (../adapters/job-deps.ts). */
+export interface DoorwayJobDeps {
+  /** get-job and every respondAsync route. */
+  jobs?: () => JobStore;
+  /** Every respondAsync route. */
+  queue?: () => ChunkQueue;
 }
 
 export function routeSpec(name: OperationName): RouteSpec {
@@ -87,7 +112,11 @@ function startsIn(body: unknown): number {
   return items.filter((item) => typeof item === 'object' && item !== null && 'wsResult' in item).length;
 }
 
-export function doorway(name: OperationName, env: NodeJS.ProcessEnv = process.env): Doorway {
+export function doorway(
+  name: OperationName,
+  env: NodeJS.ProcessEnv = process.env,
+  deps: DoorwayJobDeps = {},
+): Doorway {
   const route = routeSpec(name);
   const serviceName = env.POWERTOOLS_SERVICE_NAME || 'dana-gateway';
   const logger = new Logger({ serviceName, persistentKeys: { operation: name } });
@@ -119,7 +148,41 @@ export function doorway(name: OperationName, env: NodeJS.ProcessEnv = process.en
     return handler.handler(fn);
   }
 
-  function http<Input>(operation: HttpOperation<Input>): HttpHandler {
+  /** The job store and queue for an async request; a deployment without them refuses with 501. */
+  function asyncDeps() {
+    try {
+      return { jobs: deps.jobs!(), queue: deps.queue!() };
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      logger.warn('Prefer: respond-async refused: no job store or queue configured', describeError(error));
+      throw new InvalidInputError(
+        'Prefer',
+        'respond-async is not available on this deployment (no job queue)',
+        'NOT_IMPLEMENTED',
+      );
+    }
+  }
+
+  /** `Prefer: respond-async`: the validated input becomes a job; 202 with where to read it. */
+  async function respondAsync(
+    request: HttpRequest,
+    job: ApiJobRequest,
+  ): Promise<{ result: APIGatewayProxyResult; jobId: string }> {
+    const submitted = await submitApiJob(asyncDeps(), name, job, request.idempotencyKey);
+    metrics.addMetric('AsyncJobs', MetricUnit.Count, 1);
+    const location = jobLocation(request.basePath, submitted.jobId);
+    const body = { jobId: submitted.jobId, state: submitted.state, location };
+    const headers = { Location: location, 'Preference-Applied': 'respond-async' };
+    return { result: jsonAnswer(202, body, request.requestId, headers), jobId: submitted.jobId };
+  }
+
+  function http<Input>(operation: HttpOperation<Input> | JobStoreOperation<Input>): HttpHandler {
+    // Wiring mistakes fail when the module loads, not on the first request that needs them.
+    if ('answer' in operation) {
+      if (!deps.jobs) throw new ConfigurationError(`route ${name} answers from the job store but has none`);
+    } else if (route.respondAsync && (!operation.job || !deps.jobs || !deps.queue)) {
+      throw new ConfigurationError(`route ${name} answers respond-async but lacks job() or its job deps`);
+    }
     return wrap<APIGatewayProxyEvent, APIGatewayProxyResult>(async (event, context) => {
       const began = performance.now();
       const requestId = requestIdOf(event, context.awsRequestId);
@@ -127,15 +190,21 @@ export function doorway(name: OperationName, env: NodeJS.ProcessEnv = process.en
       metrics.addMetric('Requests', MetricUnit.Count, 1);
       let result: APIGatewayProxyResult;
       let failure: unknown;
+      let jobId: string | undefined;
       try {
         const request = parseHttpRequest(event, route, requestId);
         const input = operation.parse(request);
-        // Seam for `Prefer: respond-async` (a later issue): when route.respondAsync && request.preferAsync, the
-        // parsed input becomes a job on the queue and the answer is 202. Until then every route answers in sync.
-        const answer = await operation.call(getClient(), input, { debug: request.debug });
-        const starts = route.method === 'POST' ? startsIn(answer.body) : 0;
-        if (starts > 0) metrics.addMetric('Starts', MetricUnit.Count, starts);
-        result = jsonAnswer(answer.status, answer.body, requestId);
+        if ('answer' in operation) {
+          const answer = await operation.answer(deps.jobs!(), input);
+          result = jsonAnswer(answer.status, answer.body, requestId);
+        } else if (route.respondAsync && request.preferAsync && operation.job) {
+          ({ result, jobId } = await respondAsync(request, operation.job(input)));
+        } else {
+          const answer = await operation.call(getClient(), input, { debug: request.debug });
+          const starts = route.method === 'POST' ? startsIn(answer.body) : 0;
+          if (starts > 0) metrics.addMetric('Starts', MetricUnit.Count, starts);
+          result = jsonAnswer(answer.status, answer.body, requestId);
+        }
       } catch (error) {
         failure = error;
         countError(error);
@@ -147,6 +216,7 @@ export function doorway(name: OperationName, env: NodeJS.ProcessEnv = process.en
         route: route.path,
         status: result.statusCode,
         durationMs: Math.round(performance.now() - began),
+        ...(jobId === undefined ? {} : { jobId }),
         ...(failure === undefined ? {} : describeError(failure)),
       };
       if (result.statusCode >= 500) logger.error('request failed', line);
@@ -160,6 +230,10 @@ export function doorway(name: OperationName, env: NodeJS.ProcessEnv = process.en
 }
 
 /** The API Gateway handler of one route. */
-export function httpHandler<Input>(name: OperationName, operation: HttpOperation<Input>): HttpHandler {
-  return doorway(name).http(operation);
+export function httpHandler<Input>(
+  name: OperationName,
+  operation: HttpOperation<Input> | JobStoreOperation<Input>,
+  deps: DoorwayJobDeps = {},
+): HttpHandler {
+  return doorway(name, process.env, deps).http(operation);
 }

@@ -11,6 +11,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { InvalidInputError, type ErrorAnswer } from '../core/errors';
+import { parseIdempotencyKey } from '../core/validation';
 import type { RouteSpec } from './routes';
 
 /** 128 KiB: ten records of typical size fit many times over; API Gateway itself would take 10 MB. */
@@ -27,8 +28,18 @@ export interface HttpRequest {
   body: unknown;
   /** `X-DEBUG: 0|1`, passed on to DANAConnect; undefined when absent. */
   debug: boolean | undefined;
-  /** The caller asked for an asynchronous answer (`Prefer: respond-async`); not acted on yet. */
+  /** The caller asked for an asynchronous answer (`Prefer: respond-async`); routes with respondAsync honour it. */
   preferAsync: boolean;
+  /**
+   * `Idempotency-Key`, validated; read only when the route honours `Prefer: respond-async` and the caller asked
+   * for it (a synchronous call ignores the header).
+   */
+  idempotencyKey: string | undefined;
+  /**
+   * What precedes the route in the public URL path: API Gateway's stage (`/prod`) on the execute-api domain, a
+   * base path mapping on a custom domain, `''` when none. Links the gateway hands out (Location) start with it.
+   */
+  basePath: string;
 }
 
 /** A header's value whatever its case; API Gateway keeps the case the caller sent. */
@@ -97,6 +108,24 @@ function tooLarge(): InvalidInputError {
   return new InvalidInputError('body', `must be at most ${MAX_BODY_BYTES} bytes`, 'PAYLOAD_TOO_LARGE');
 }
 
+const BASE_PATH_PATTERN = /^(\/[A-Za-z0-9._~-]+)+$/;
+
+/**
+ * `requestContext.path` is the path as the caller sent it (with the stage on the execute-api domain), `path` the
+ * one the route matched: the difference is the base path. Anything unexpected gives `''`, never caller text.
+ */
+export function basePathOf(event: Pick<APIGatewayProxyEvent, 'path' | 'requestContext'>): string {
+  const full = event.requestContext?.path;
+  const path = event.path;
+  if (typeof full !== 'string' || typeof path !== 'string' || full === path) return '';
+  let base = '';
+  if (path.length > 0 && full.endsWith(path)) base = full.slice(0, full.length - path.length);
+  else if (event.requestContext.stage && full.startsWith(`/${event.requestContext.stage}/`)) {
+    base = `/${event.requestContext.stage}`;
+  }
+  return BASE_PATH_PATTERN.test(base) ? base : '';
+}
+
 /** The request id API Gateway gave this request; `fallback` (the Lambda request id) when invoked directly. */
 export function requestIdOf(event: Partial<APIGatewayProxyEvent>, fallback: string): string {
   const id = event.requestContext?.requestId;
@@ -110,12 +139,18 @@ export function parseHttpRequest(
   requestId: string,
 ): HttpRequest {
   const prefer = headerValue(event, 'prefer') ?? '';
+  const preferAsync = /(^|[,;\s])respond-async($|[,;\s])/i.test(prefer);
   return {
     requestId,
     path: { ...event.pathParameters },
     query: parseQuery(event, route.query),
     debug: parseDebug(headerValue(event, 'x-debug')),
-    preferAsync: /(^|[,;\s])respond-async($|[,;\s])/i.test(prefer),
+    preferAsync,
+    idempotencyKey:
+      route.respondAsync && preferAsync
+        ? parseIdempotencyKey(headerValue(event, 'idempotency-key'))
+        : undefined,
+    basePath: basePathOf(event),
     body: parseBody(event, route),
   };
 }

@@ -3,7 +3,13 @@
  * resources from them. Paths mirror DANAConnect's own, so an existing client only changes its base URL.
  */
 export type OperationName =
-  'start-list' | 'start-data' | 'start-data-by-project' | 'start-record' | 'start-batch' | 'get-contact-data';
+  | 'start-list'
+  | 'start-data'
+  | 'start-data-by-project'
+  | 'start-record'
+  | 'start-batch'
+  | 'get-contact-data'
+  | 'get-job';
 
 export interface RouteSpec {
   /** Also the handler's folder: `lambdas/<name>/handler.ts`. */
@@ -18,10 +24,15 @@ export interface RouteSpec {
   /** One line for docs and the local gateway's banner. */
   summary: string;
   /**
-   * Creates records, so it may later answer `Prefer: respond-async` with 202 and a job (a later issue); today every
-   * route answers synchronously. See the seam in ./doorway.ts.
+   * Creates records, so it also answers `Prefer: respond-async`: the validated input becomes a job on the chunk
+   * queue (needs JOBS_TABLE_NAME and QUEUE_URL) and the answer is 202 with `Location: /jobs/{jobId}`.
    */
   respondAsync: boolean;
+  /**
+   * Calls DANAConnect synchronously, so its function needs the DANAConnect secret and network path. False for
+   * routes answered from the jobs table alone (get-job).
+   */
+  callsDana: boolean;
 }
 
 const BASE = '/api/1.0/rest/conversation';
@@ -35,6 +46,7 @@ export const ROUTES: readonly RouteSpec[] = [
     query: [],
     summary: 'Start a conversation for its preloaded list',
     respondAsync: false,
+    callsDana: true,
   },
   {
     name: 'start-data',
@@ -44,6 +56,7 @@ export const ROUTES: readonly RouteSpec[] = [
     query: [],
     summary: 'Start for one new record',
     respondAsync: true,
+    callsDana: true,
   },
   {
     name: 'start-data-by-project',
@@ -53,6 +66,7 @@ export const ROUTES: readonly RouteSpec[] = [
     query: [],
     summary: 'Start for one new record, by project id',
     respondAsync: true,
+    callsDana: true,
   },
   {
     name: 'start-record',
@@ -62,6 +76,7 @@ export const ROUTES: readonly RouteSpec[] = [
     query: [],
     summary: 'Start for an existing record (recordUID), updating the given fields',
     respondAsync: false,
+    callsDana: true,
   },
   {
     name: 'start-batch',
@@ -71,6 +86,7 @@ export const ROUTES: readonly RouteSpec[] = [
     query: [],
     summary: 'Start for a batch of 1 to 10 new records',
     respondAsync: true,
+    callsDana: true,
   },
   {
     name: 'get-contact-data',
@@ -80,5 +96,16 @@ export const ROUTES: readonly RouteSpec[] = [
     query: ['fields'],
     summary: "Fetch a contact's data from its link code",
     respondAsync: false,
+    callsDana: true,
+  },
+  {
+    name: 'get-job',
+    method: 'GET',
+    path: '/jobs/{jobId}',
+    body: 'none',
+    query: [],
+    summary: "A job's state, counts and per-row outcomes (async requests and uploads)",
+    respondAsync: false,
+    callsDana: false,
   },
 ];

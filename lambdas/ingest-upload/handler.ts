@@ -5,25 +5,19 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
-import { DynamoJobStore } from '../adapters/dynamo-job-store';
-import { s3ObjectStoreFromEnv } from '../adapters/s3-object-store';
-import { sqsChunkQueueFromEnv } from '../adapters/sqs-queue';
+import { jobDepsFromEnv, type JobAwsClients } from '../adapters/job-deps';
 import { decodeS3Key, ingestUpload, parseUploadKey, type IngestDeps } from '../core/ingest';
 import { describeError } from '../http/doorway';
 
-export function ingestDepsFromEnv(env: NodeJS.ProcessEnv = process.env): IngestDeps {
-  const tableName = env.JOBS_TABLE_NAME;
-  if (!tableName) throw new Error('JOBS_TABLE_NAME is not set');
-  return {
-    jobs: new DynamoJobStore({ client: new DynamoDBClient({}), tableName }),
-    queue: sqsChunkQueueFromEnv(new SQSClient({}), env),
-    bucket: s3ObjectStoreFromEnv(new S3Client({}), env),
-  };
+/** JOBS_TABLE_NAME, QUEUE_URL, BUCKET_NAME (../adapters/job-deps.ts); a missing one is named at once. */
+export function ingestDepsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  clients: JobAwsClients = {},
+): IngestDeps {
+  const deps = jobDepsFromEnv(env, clients);
+  return { jobs: deps.jobs(), queue: deps.queue(), bucket: deps.bucket() };
 }
 
 /**

@@ -13,19 +13,22 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { danaClientFromEnv } from '../adapters/dana';
-import { DynamoJobStore } from '../adapters/dynamo-job-store';
-import { DynamoRateLimiter } from '../adapters/dynamo-rate-limiter';
-import { s3ObjectStoreFromEnv } from '../adapters/s3-object-store';
+import { jobDepsFromEnv } from '../adapters/job-deps';
 import { ConfigurationError, errorClass } from '../core/errors';
 import type { ChunkMessage } from '../core/jobs';
-import { rateFromEnv } from '../core/pacing';
-import { parseChunkMessage, processChunk, type ChunkResult, type WorkerDeps } from '../core/worker';
+import {
+  parseChunkMessage,
+  processChunk,
+  WORKER_CLIENT_RETRY,
+  type ChunkResult,
+  type WorkerDeps,
+} from '../core/worker';
 import { describeError } from '../http/doorway';
 
 /** A claim outlives the invocation that made it by this much (clock skew between workers). */
@@ -167,24 +170,24 @@ export function chunkHandlerFromEnv(
   const queueUrl = env.QUEUE_URL;
   if (!tableName) throw new ConfigurationError('JOBS_TABLE_NAME is not set');
   if (!queueUrl) throw new ConfigurationError('QUEUE_URL is not set');
-  const dynamo = options.clients?.dynamo ?? new DynamoDBClient({});
+  const sqs = options.clients?.sqs ?? new SQSClient({});
+  const deps = jobDepsFromEnv(env, { ...options.clients, sqs });
   const base: Omit<WorkerDeps, 'leaseMs'> = {
-    // The worker, not the client, decides about retries (no hot loop in a Lambda); the 401 refresh stays.
     client: danaClientFromEnv(env, {
-      retry: { maxAttempts: 1 },
+      retry: WORKER_CLIENT_RETRY,
       onUpstreamCall: (info) =>
         metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, info.durationMs),
     }),
-    jobs: new DynamoJobStore({ client: dynamo, tableName }),
-    bucket: s3ObjectStoreFromEnv(options.clients?.s3 ?? new S3Client({}), env),
-    limiter: new DynamoRateLimiter({ client: dynamo, tableName, ratePerSecond: rateFromEnv(env) }),
+    jobs: deps.jobs(),
+    bucket: deps.bucket(),
+    limiter: deps.limiter(),
     maxReceiveCount: maxReceiveCountFromEnv(env),
     ...options.worker,
   };
   const batch = chunkBatchHandler({
     process: (message, receiveCount, context) =>
       processChunk({ ...base, leaseMs: leaseFor(context) }, message, receiveCount),
-    sqs: options.clients?.sqs ?? new SQSClient({}),
+    sqs,
     queueUrl,
     logger,
     metrics,

@@ -1,14 +1,22 @@
 /**
  * POST /api/1.0/rest/conversation/{conversationId}/start/list/data: start for a batch of 1 to 10 new records.
- * DANAConnect's answer, one envelope per record in input order, passes through unchanged.
+ * DANAConnect's answer, one envelope per record in input order, passes through unchanged. With
+ * `Prefer: respond-async`: a job of one chunk (its rows numbered 1..n in body order), 202 with `Location`.
  */
+import { chunkQueueFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
 import { parseBatch, parseId } from '../core/validation';
 
-export const handler = httpHandler('start-batch', {
-  parse: ({ path, body }) => ({
-    conversationId: parseId('conversationId', path.conversationId),
-    records: parseBatch('body', body),
-  }),
-  call: (client, { conversationId, records }, options) => client.startBatch(conversationId, records, options),
-});
+export const handler = httpHandler(
+  'start-batch',
+  {
+    parse: ({ path, body }) => ({
+      conversationId: parseId('conversationId', path.conversationId),
+      records: parseBatch('body', body),
+    }),
+    call: (client, { conversationId, records }, options) =>
+      client.startBatch(conversationId, records, options),
+    job: ({ conversationId, records }) => ({ operation: { kind: 'batch', conversationId }, records }),
+  },
+  { jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
+);

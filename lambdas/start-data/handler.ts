@@ -1,11 +1,20 @@
-/** POST /api/1.0/rest/conversation/{conversationId}/start/data: start for one new record created from the body. */
+/**
+ * POST /api/1.0/rest/conversation/{conversationId}/start/data: start for one new record created from the body.
+ * With `Prefer: respond-async`: a job of one row, 202 with `Location: /jobs/{jobId}` (see ../http/doorway.ts).
+ */
+import { chunkQueueFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
 import { parseId, parseRecord } from '../core/validation';
 
-export const handler = httpHandler('start-data', {
-  parse: ({ path, body }) => ({
-    conversationId: parseId('conversationId', path.conversationId),
-    record: parseRecord('body', body),
-  }),
-  call: (client, { conversationId, record }, options) => client.startData(conversationId, record, options),
-});
+export const handler = httpHandler(
+  'start-data',
+  {
+    parse: ({ path, body }) => ({
+      conversationId: parseId('conversationId', path.conversationId),
+      record: parseRecord('body', body),
+    }),
+    call: (client, { conversationId, record }, options) => client.startData(conversationId, record, options),
+    job: ({ conversationId, record }) => ({ operation: { kind: 'data', conversationId }, records: [record] }),
+  },
+  { jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
+);

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   configFromContext,
   cronProblem,
+  DEFAULT_BATCH_CONFIG,
   DEFAULT_CONFIG,
   GatewayConfigError,
   parseGatewayConfig,
@@ -67,6 +68,34 @@ describe('configuration: defaults and cdk.json', () => {
     });
   });
 
+  it('batch settings default one by one, lifecycle days too', () => {
+    expect(DEFAULT_BATCH_CONFIG).toEqual({
+      rateLimitPerSecond: 10,
+      workerMaxConcurrency: 5,
+      maxReceiveCount: 5,
+      backlogAlarmMinutes: 180,
+      ingestTimeoutSeconds: 900,
+      ingestMemoryMb: 1024,
+      lifecycle: {
+        uploadsDays: 30,
+        reportsDays: 90,
+        noncurrentVersionsDays: 7,
+        incompleteMultipartUploadDays: 7,
+        accessLogsDays: 90,
+      },
+    });
+    const config = parseGatewayConfig({
+      batch: { rateLimitPerSecond: 2.5, maxReceiveCount: 8, lifecycle: { uploadsDays: 3 } },
+    });
+    expect(config.batch).toEqual({
+      ...DEFAULT_BATCH_CONFIG,
+      rateLimitPerSecond: 2.5,
+      maxReceiveCount: 8,
+      lifecycle: { ...DEFAULT_BATCH_CONFIG.lifecycle, uploadsDays: 3 },
+    });
+    expect(parseGatewayConfig({ batch: {} }).batch).toEqual(DEFAULT_BATCH_CONFIG);
+  });
+
   it('a trailing slash on the base URL is dropped', () => {
     expect(parseGatewayConfig({ danaBaseUrl: 'https://appserv.danaconnect.com/' }).danaBaseUrl).toBe(
       'https://appserv.danaconnect.com',
@@ -113,6 +142,26 @@ describe('configuration: errors name the setting and the rule', () => {
       'secret.kmsKeyArn: must be a KMS key ARN',
     ],
     [{ scheduledStarts: {} }, 'scheduledStarts: must be an array'],
+    [{ batch: [] }, 'batch: must be an object'],
+    [{ batch: { rateLimit: 5 } }, 'batch.rateLimit: is not a known setting'],
+    [{ batch: { rateLimitPerSecond: 0 } }, 'batch.rateLimitPerSecond: must be a number from 0.1 to 1000'],
+    [{ batch: { rateLimitPerSecond: '10' } }, 'batch.rateLimitPerSecond: must be a number from 0.1 to 1000'],
+    [{ batch: { workerMaxConcurrency: 1 } }, 'batch.workerMaxConcurrency: must be an integer from 2 to 1000'],
+    [{ batch: { maxReceiveCount: 1 } }, 'batch.maxReceiveCount: must be an integer from 2 to 1000'],
+    [{ batch: { maxReceiveCount: 4.5 } }, 'batch.maxReceiveCount: must be an integer'],
+    [{ batch: { backlogAlarmMinutes: 1 } }, 'batch.backlogAlarmMinutes: must be an integer from 5 to 10080'],
+    [
+      { batch: { ingestTimeoutSeconds: 901 } },
+      'batch.ingestTimeoutSeconds: must be an integer from 60 to 900',
+    ],
+    [{ batch: { ingestMemoryMb: 128 } }, 'batch.ingestMemoryMb: must be an integer from 256 to 10240'],
+    [{ batch: { lifecycle: 30 } }, 'batch.lifecycle: must be an object'],
+    [{ batch: { lifecycle: { uploads: 30 } } }, 'batch.lifecycle.uploads: is not a known setting'],
+    [
+      { batch: { lifecycle: { uploadsDays: 0 } } },
+      'batch.lifecycle.uploadsDays: must be an integer from 1 to 36500',
+    ],
+    [{ batch: { lifecycle: { reportsDays: 1.5 } } }, 'batch.lifecycle.reportsDays: must be an integer'],
   ])('%j → %s', (raw, expected) => {
     expect(problemsOf(raw).join('\n')).toContain(expected);
   });

@@ -9,10 +9,21 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_CODE_PATTERN } from '../../lambdas/core/validation';
 import { ROUTES } from '../../lambdas/http/routes';
 import { SCHEDULE_DELIVERY_RETRIES, SCHEDULE_MAX_EVENT_AGE } from '../../infra/constructs/scheduled-starts';
-import { reportedViolations, resourcesOf, synthGateway, type Synthesized } from './synth';
+import {
+  props,
+  reportedViolations,
+  resourcesOf,
+  roleStatements,
+  synthGateway,
+  type Json,
+  type Synthesized,
+} from './synth';
 
-type Json = Record<string, unknown>;
-const props = (r: { Properties?: Json }) => r.Properties ?? {};
+/** The routes whose functions call DANAConnect, and so read its secret; the pipeline's worker does too. */
+const DANA_ROUTES = ROUTES.filter((r) => r.callsDana);
+const DANA_CALLERS = DANA_ROUTES.length + 1;
+/** Our functions: one per route, ingest-upload and process-chunk. */
+const OUR_FUNCTIONS = ROUTES.length + 2;
 
 /** Logical id of a function's CfnFunction, by operation name. */
 function functionLogicalId(s: Synthesized, name: string): string {
@@ -45,33 +56,50 @@ beforeAll(() => {
 });
 
 describe('one function per operation', () => {
-  it('six functions, one per route, Node.js 24 on ARM64, with deliberate timeout and memory', () => {
+  /** Our functions' CloudFormation resources, by name. */
+  const ourFunctions = (s: Synthesized) =>
+    Object.keys(s.stack.functions).map((name) => {
+      const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionLogicalId(s, name)];
+      expect(fn, name).toBeDefined();
+      return [name, fn!] as const;
+    });
+
+  it('one function per route and two for the pipeline, Node.js 24 on ARM64, deliberate timeout and memory', () => {
     const functions = resourcesOf(base.template, 'AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(ROUTES.length);
-    for (const route of ROUTES) {
-      const fn = functions[functionLogicalId(base, route.name)];
-      expect(fn, route.name).toBeDefined();
-      expect(props(fn!)).toMatchObject({
+    // Plus CDK's own handler that sets the bucket notifications at deploy time (see batch-pipeline.test.ts).
+    expect(Object.keys(functions)).toHaveLength(OUR_FUNCTIONS + 1);
+    expect(Object.keys(base.stack.functions).sort()).toEqual(
+      [...ROUTES.map((r) => r.name), 'ingest-upload', 'process-chunk'].sort(),
+    );
+    for (const [name, fn] of ourFunctions(base)) {
+      expect(props(fn), name).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
-        Timeout: 25,
-        MemorySize: 512,
       });
-      expect(props(fn!).Description).toContain(route.path);
+    }
+    for (const route of ROUTES) {
+      const fn = functions[functionLogicalId(base, route.name)]!;
+      expect(props(fn), route.name).toMatchObject({ Timeout: 25, MemorySize: 512 });
+      expect(props(fn).Description).toContain(route.path);
     }
   });
 
-  it('each function has the DANAConnect and Powertools environment, and source maps on', () => {
+  it('each HTTP function has the Powertools environment, source maps on, and DANAConnect’s if it calls it', () => {
     const secretRef = { Ref: base.stack.getLogicalId(base.stack.secret.created!.node.defaultChild as never) };
-    for (const fn of Object.values(resourcesOf(base.template, 'AWS::Lambda::Function'))) {
-      expect((props(fn).Environment as Json).Variables).toEqual({
+    const table = { Ref: base.stack.getLogicalId(base.stack.batch.table.table.node.defaultChild as never) };
+    const queue = { Ref: base.stack.getLogicalId(base.stack.batch.chunks.queue.node.defaultChild as never) };
+    for (const route of ROUTES) {
+      const fn = resourcesOf(base.template, 'AWS::Lambda::Function')[functionLogicalId(base, route.name)]!;
+      expect((props(fn).Environment as Json).Variables, route.name).toEqual({
         NODE_OPTIONS: '--enable-source-maps',
-        DANA_BASE_URL: 'https://appserv.danaconnect.com',
-        DANA_SECRET_ID: secretRef,
         POWERTOOLS_SERVICE_NAME: 'dana-gateway-prod',
         POWERTOOLS_METRICS_NAMESPACE: 'DanaGateway',
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...(route.callsDana
+          ? { DANA_BASE_URL: 'https://appserv.danaconnect.com', DANA_SECRET_ID: secretRef }
+          : { JOBS_TABLE_NAME: table }),
+        ...(route.respondAsync ? { JOBS_TABLE_NAME: table, QUEUE_URL: queue } : {}),
       });
     }
   });
@@ -79,16 +107,17 @@ describe('one function per operation', () => {
   it('each function logs to its own log group with the configured retention', () => {
     const logGroups = resourcesOf(base.template, 'AWS::Logs::LogGroup');
     const used = new Set<string>();
-    for (const fn of Object.values(resourcesOf(base.template, 'AWS::Lambda::Function'))) {
+    for (const [name, fn] of ourFunctions(base)) {
       const ref = ((props(fn).LoggingConfig as Json).LogGroup as { Ref: string }).Ref;
-      expect(props(logGroups[ref]!).RetentionInDays).toBe(30);
+      expect(props(logGroups[ref]!).RetentionInDays, name).toBe(30);
       used.add(ref);
     }
-    expect(used.size).toBe(ROUTES.length);
+    expect(used.size).toBe(OUR_FUNCTIONS);
     const custom = synthGateway({ scheduledStarts: [], logRetentionDays: 365 });
-    for (const group of Object.values(resourcesOf(custom.template, 'AWS::Logs::LogGroup'))) {
-      expect(props(group).RetentionInDays).toBe(365);
-    }
+    const groups = Object.values(resourcesOf(custom.template, 'AWS::Logs::LogGroup'));
+    // Ours, the API's access log, and the log group of CDK's notification handler.
+    expect(groups).toHaveLength(OUR_FUNCTIONS + 2);
+    for (const group of groups) expect(props(group).RetentionInDays).toBe(365);
   });
 
   it('each function runs under its own role without AWS-managed policies', () => {
@@ -97,31 +126,24 @@ describe('one function per operation', () => {
     const functionRoles = Object.values(resourcesOf(base.template, 'AWS::Lambda::Function')).map(
       (fn) => (props(fn).Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
     );
-    expect(new Set(functionRoles).size).toBe(ROUTES.length);
+    expect(new Set(functionRoles).size).toBe(OUR_FUNCTIONS + 1);
   });
 });
 
 describe('the DANAConnect secret', () => {
-  /** Every statement of every IAM policy attached to a function role. */
-  function functionStatements(s: Synthesized): { role: string; statement: Json }[] {
-    const out: { role: string; statement: Json }[] = [];
-    for (const policy of Object.values(resourcesOf(s.template, 'AWS::IAM::Policy'))) {
-      const roles = (props(policy).Roles as { Ref: string }[]).map((r) => r.Ref);
-      for (const statement of (props(policy).PolicyDocument as { Statement: Json[] }).Statement) {
-        for (const role of roles) out.push({ role, statement });
-      }
-    }
-    return out;
-  }
-
-  it('every function may GetSecretValue on that one secret, and nothing else of Secrets Manager', () => {
-    const secretRef = { Ref: base.stack.getLogicalId(base.stack.secret.created!.node.defaultChild as never) };
-    const statements = functionStatements(base);
-    const secretStatements = statements.filter(({ statement }) =>
+  const secretStatementsOf = (s: Synthesized) =>
+    roleStatements(s.template).filter(({ statement }) =>
       JSON.stringify(statement.Action).includes('secretsmanager:'),
     );
-    expect(secretStatements).toHaveLength(ROUTES.length);
-    expect(new Set(secretStatements.map((s) => s.role)).size).toBe(ROUTES.length);
+
+  it('each function that calls DANAConnect may GetSecretValue on that one secret; no other function may', () => {
+    const secretRef = { Ref: base.stack.getLogicalId(base.stack.secret.created!.node.defaultChild as never) };
+    const secretStatements = secretStatementsOf(base);
+    const roleOf = (name: keyof Synthesized['stack']['functions']) =>
+      base.stack.getLogicalId(base.stack.functions[name].role.node.defaultChild as never);
+    expect(secretStatements.map((s) => s.role).sort()).toEqual(
+      [...DANA_ROUTES.map((r) => roleOf(r.name)), roleOf('process-chunk')].sort(),
+    );
     for (const { statement } of secretStatements) {
       expect(statement).toEqual({
         Action: 'secretsmanager:GetSecretValue',
@@ -129,12 +151,26 @@ describe('the DANAConnect secret', () => {
         Resource: secretRef,
       });
     }
+    const readers = new Set(secretStatements.map((s) => s.role));
+    expect(readers.has(roleOf('ingest-upload'))).toBe(false);
+    expect(readers.has(roleOf('get-job'))).toBe(false);
   });
 
-  it('no function policy has a wildcard resource or action', () => {
-    for (const { statement } of functionStatements(scheduled)) {
-      expect(JSON.stringify(statement.Resource)).not.toContain('*');
+  it('no function policy has a wildcard action, nor a wildcard resource but the jobs bucket’s prefixes', () => {
+    const bucketArn = {
+      'Fn::GetAtt': [
+        scheduled.stack.getLogicalId(scheduled.stack.batch.bucket.bucket.node.defaultChild as never),
+        'Arn',
+      ],
+    };
+    for (const { statement } of roleStatements(scheduled.template)) {
       expect(JSON.stringify(statement.Action)).not.toContain('*');
+      if (!JSON.stringify(statement.Resource).includes('*')) continue;
+      // Acknowledged per role, and checked statement by statement, in batch-pipeline.test.ts.
+      expect([
+        { 'Fn::Join': ['', [bucketArn, '/uploads/*']] },
+        { 'Fn::Join': ['', [bucketArn, '/reports/*']] },
+      ]).toContainEqual(statement.Resource);
     }
   });
 
@@ -153,34 +189,35 @@ describe('the DANAConnect secret', () => {
   it('imported by name: the grant is the name plus Secrets Manager’s 6-character suffix, the id is the name', () => {
     const s = synthGateway({ scheduledStarts: [], secret: { source: 'name', name: 'prod/danaconnect' } });
     s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    const secretStatements = functionStatements(s).filter(({ statement }) =>
-      JSON.stringify(statement.Action).includes('secretsmanager:'),
-    );
-    expect(secretStatements).toHaveLength(ROUTES.length);
+    const secretStatements = secretStatementsOf(s);
+    expect(secretStatements).toHaveLength(DANA_CALLERS);
     for (const { statement } of secretStatements) {
       expect(statement.Action).toBe('secretsmanager:GetSecretValue');
       expect(JSON.stringify(statement.Resource)).toMatch(
         /:secretsmanager:.*:secret:prod\/danaconnect-\?\?\?\?\?\?"/,
       );
     }
-    for (const fn of Object.values(resourcesOf(s.template, 'AWS::Lambda::Function'))) {
-      expect(((props(fn).Environment as Json).Variables as Json).DANA_SECRET_ID).toBe('prod/danaconnect');
-    }
+    const ids = Object.values(resourcesOf(s.template, 'AWS::Lambda::Function'))
+      .map(
+        (fn) => ((props(fn).Environment as Json | undefined)?.Variables as Json | undefined)?.DANA_SECRET_ID,
+      )
+      .filter((id) => id !== undefined);
+    expect(ids).toEqual(Array(DANA_CALLERS).fill('prod/danaconnect'));
   });
 
   it('imported by ARN with a customer key: GetSecretValue on that ARN, Decrypt on that key via Secrets Manager', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/dana-AbC123';
     const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const s = synthGateway({ scheduledStarts: [], secret: { source: 'arn', arn, kmsKeyArn: key } });
-    const statements = functionStatements(s).map(({ statement }) => statement);
+    const statements = roleStatements(s.template).map(({ statement }) => statement);
     expect(statements.filter((st) => st.Action === 'secretsmanager:GetSecretValue')).toHaveLength(
-      ROUTES.length,
+      DANA_CALLERS,
     );
     for (const st of statements.filter((x) => JSON.stringify(x.Action).includes('secretsmanager:'))) {
       expect(st.Resource).toBe(arn);
     }
     const decrypts = statements.filter((st) => st.Action === 'kms:Decrypt');
-    expect(decrypts).toHaveLength(ROUTES.length);
+    expect(decrypts).toHaveLength(DANA_CALLERS);
     for (const st of decrypts) {
       expect(st.Resource).toBe(key);
       expect(JSON.stringify(st.Condition)).toContain('kms:ViaService');
@@ -419,12 +456,18 @@ describe('scheduled list starts', () => {
   });
 
   it('the dead-letter queue is encrypted and refuses requests without TLS', () => {
-    scheduled.template.resourceCountIs('AWS::SQS::Queue', 1);
-    scheduled.template.hasResourceProperties('AWS::SQS::Queue', {
+    const dlq = scheduled.stack.getLogicalId(
+      scheduled.stack.schedules!.deadLetters.queue.node.defaultChild as never,
+    );
+    // The schedules' own queue, beside the batch pipeline's three.
+    scheduled.template.resourceCountIs('AWS::SQS::Queue', 4);
+    base.template.resourceCountIs('AWS::SQS::Queue', 3);
+    expect(props(resourcesOf(scheduled.template, 'AWS::SQS::Queue')[dlq]!)).toMatchObject({
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 14 * 24 * 3600,
     });
     scheduled.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: dlq }],
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -444,18 +487,21 @@ describe('alarms', () => {
     Ref: s.stack.getLogicalId(s.stack.alarmTopic.node.defaultChild as never),
   });
 
-  it('one errors alarm per function, one on API 5xx, one on the schedule dead-letter queue, all to the topic', () => {
+  it('one errors alarm per function, one on API 5xx, one per dead-letter queue, one on the backlog, all to the topic', () => {
     const alarms = Object.values(resourcesOf(scheduled.template, 'AWS::CloudWatch::Alarm')).map(props);
-    expect(alarms).toHaveLength(ROUTES.length + 2);
+    // Errors of each function, API 5xx, three dead-letter queues (schedules, chunks, ingests), chunk backlog.
+    expect(alarms).toHaveLength(OUR_FUNCTIONS + 5);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([topicOf(scheduled)]);
       expect(String(alarm.AlarmDescription).length).toBeGreaterThan(80);
     }
     const errors = alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda');
     expect(errors.map((a) => JSON.stringify(a.Dimensions)).sort()).toEqual(
-      ROUTES.map((r) =>
-        JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionLogicalId(scheduled, r.name) } }]),
-      ).sort(),
+      Object.keys(scheduled.stack.functions)
+        .map((name) =>
+          JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionLogicalId(scheduled, name) } }]),
+        )
+        .sort(),
     );
     for (const a of errors) expect(a).toMatchObject({ Statistic: 'Sum', Threshold: 1 });
 
@@ -470,7 +516,14 @@ describe('alarms', () => {
       { Name: 'Stage', Value: { Ref: stage } },
     ]);
 
-    const dlq = alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+    const scheduleDlq = scheduled.stack.getLogicalId(
+      scheduled.stack.schedules!.deadLetters.queue.node.defaultChild as never,
+    );
+    const dlq = alarms.filter(
+      (a) =>
+        a.MetricName === 'ApproximateNumberOfMessagesVisible' &&
+        JSON.stringify(a.Dimensions).includes(`"${scheduleDlq}"`),
+    );
     expect(dlq).toHaveLength(1);
     expect(dlq[0]).toMatchObject({
       Namespace: 'AWS/SQS',
@@ -533,6 +586,9 @@ describe('cdk-nag (AwsSolutions) on every synth', () => {
 
   it('acknowledges exactly these findings, each with a reason', () => {
     const logs = 'arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:';
+    const bucket = scheduled.stack.getLogicalId(
+      scheduled.stack.batch.bucket.bucket.node.defaultChild as never,
+    );
     expect(acknowledgements(scheduled)).toEqual(
       [
         'ApiGatewayLoggingRole: AwsSolutions-IAM5[Resource::' + logs + '*]',
@@ -542,6 +598,12 @@ describe('cdk-nag (AwsSolutions) on every synth', () => {
         'Http: AwsSolutions-COG4',
         'Http/Api/DeploymentStage.prod: AwsSolutions-APIG3',
         'Schedules/DeadLetters/Queue: AwsSolutions-SQS3',
+        'Batch/IngestFailures/Queue: AwsSolutions-SQS3',
+        'Batch/Jobs/AccessLogs: AwsSolutions-S1',
+        ...['Batch/IngestUpload/Role', 'Batch/ProcessChunk/Role'].map(
+          (role) => `${role}: AwsSolutions-IAM5[Resource::<${bucket}.Arn>/reports/*]`,
+        ),
+        `Batch/IngestUpload/Role: AwsSolutions-IAM5[Resource::<${bucket}.Arn>/uploads/*]`,
       ].sort(),
     );
     const apiKey = synthGateway({ scheduledStarts: [], auth: 'api-key' });

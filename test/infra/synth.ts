@@ -6,7 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnElement } from 'aws-cdk-lib';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import type { IConstruct } from 'constructs';
 import { afterAll } from 'vitest';
 import { buildGatewayApp, cdkJsonContext, type GatewayApp } from '../../infra/gateway-app';
 
@@ -69,3 +71,36 @@ type Resources = Record<string, { Type: string; Properties?: Record<string, unkn
 export function resourcesOf(template: Template, type: string): Resources {
   return template.findResources(type) as Resources;
 }
+
+export type Json = Record<string, unknown>;
+
+/** A resource's properties. */
+export const props = (r: { Properties?: Json }): Json => r.Properties ?? {};
+
+/** The logical id of an L2 construct's CloudFormation resource. */
+export function logicalIdOf(s: Synthesized, construct: IConstruct): string {
+  return s.stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/** Every statement of every IAM policy of the template, with the role it is attached to. */
+export function roleStatements(template: Template): { role: string; statement: Json }[] {
+  const out: { role: string; statement: Json }[] = [];
+  for (const policy of Object.values(resourcesOf(template, 'AWS::IAM::Policy'))) {
+    const roles = ((props(policy).Roles ?? []) as { Ref: string }[]).map((r) => r.Ref);
+    for (const statement of (props(policy).PolicyDocument as { Statement: Json[] }).Statement) {
+      for (const role of roles) out.push({ role, statement });
+    }
+  }
+  return out;
+}
+
+/** The statements granted to one function's role. */
+export function statementsOf(s: Synthesized, fn: { role: IConstruct }): Json[] {
+  const role = logicalIdOf(s, fn.role);
+  return roleStatements(s.template)
+    .filter((entry) => entry.role === role)
+    .map((entry) => entry.statement);
+}
+
+/** The actions of a statement, as a list. */
+export const actionsOf = (statement: Json): string[] => [statement.Action as string | string[]].flat();

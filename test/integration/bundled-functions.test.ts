@@ -1,21 +1,44 @@
 /**
  * The artifact that would be deployed is the one that is tested: one real synth of the cdk.json app WITH bundling
  * (local esbuild, cdk-nag on), then each function's bundle from the cloud assembly runs in a fresh Node process
- * with the environment its template gives it, real-shaped events, its secret in moto_server and the sandbox as
- * DANAConnect. Only two values are swapped for local ones: DANAConnect's URL and the secret's id.
+ * with the environment its template gives it, real-shaped events, its secret, jobs table, queue and bucket in
+ * moto_server and the sandbox as DANAConnect. Only the values that name deployed things are swapped for local
+ * ones: DANAConnect's URL, and the ids of the secret, the table, the queue and the bucket.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateBucketCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { buildGatewayApp, cdkJsonContext } from '../../infra/gateway-app';
-import type { GatewayStack } from '../../infra/gateway-stack';
-import { ROUTES, type OperationName } from '../../lambdas/http/routes';
+import type { FunctionName, GatewayStack } from '../../infra/gateway-stack';
+import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
+import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store';
+import { uploadJobId } from '../../lambdas/core/ingest';
+import type { ChunkMessage } from '../../lambdas/core/jobs';
+import { ROUTES } from '../../lambdas/http/routes';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
-import { apiGatewayEvent, scheduledStartEvent } from '../fixtures/events';
+import { apiGatewayEvent, scheduledStartEvent, withHeader } from '../fixtures/events';
+import { createJobsTable } from './job-store-table';
+import { batchCalls, expectCompleteReport } from './worker-harness';
 
 const REGION = 'us-east-1';
 const DEMO_BASIC =
@@ -76,17 +99,34 @@ interface Invocation {
   output: string;
 }
 
+/** The functions that call DANAConnect, and so read its secret. */
+const DANA_CALLERS = new Set<FunctionName>([
+  ...ROUTES.filter((r) => r.callsDana).map((r) => r.name),
+  'process-chunk',
+]);
+
+/** The pipeline's resources in moto_server, standing in for the stack's. */
+interface LocalResources {
+  tableName: string;
+  queueUrl: string;
+  queueArn: string;
+  bucketName: string;
+}
+
 let workDir: string;
 let stack: GatewayStack;
-let bundles: Record<OperationName, Bundle>;
+let bundles: Record<FunctionName, Bundle>;
 let secretLogicalId: string;
+/** The template's Ref of each pipeline resource, by the environment variable that carries it. */
+let pipelineRefs: Record<'JOBS_TABLE_NAME' | 'QUEUE_URL' | 'BUCKET_NAME', { Ref: string }>;
+let local: LocalResources;
 let secretPlaceholder: string;
 let sandbox: Sandbox;
 let secretArn: string;
 let placeholderSecretArn: string;
 
 /** The function's bundle, handler and environment, from the synthesized template and its asset manifest. */
-function readBundles(assemblyDir: string): Record<OperationName, Bundle> {
+function readBundles(assemblyDir: string): Record<FunctionName, Bundle> {
   const template = JSON.parse(readFileSync(join(assemblyDir, stack.templateFile), 'utf8')) as {
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   };
@@ -108,15 +148,17 @@ function readBundles(assemblyDir: string): Record<OperationName, Bundle> {
     [secret.GenerateStringKey!]: 'x1Y2z3',
   });
 
-  const out = {} as Record<OperationName, Bundle>;
-  for (const route of ROUTES) {
-    const fn = stack.functions[route.name].function;
+  const out = {} as Record<FunctionName, Bundle>;
+  for (const [name, { function: fn }] of Object.entries(stack.functions) as [
+    FunctionName,
+    GatewayStack['functions'][FunctionName],
+  ][]) {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as never);
     const resource = template.Resources[logicalId]!;
     expect(resource.Type).toBe('AWS::Lambda::Function');
     const p = resource.Properties;
     const key = (p.Code as { S3Key: string }).S3Key;
-    out[route.name] = {
+    out[name] = {
       logicalId,
       assetDir: assetByKey.get(key)!,
       handler: p.Handler as string,
@@ -128,11 +170,20 @@ function readBundles(assemblyDir: string): Record<OperationName, Bundle> {
   return out;
 }
 
-/** The template's environment, with the deployed DANAConnect URL and secret swapped for the local ones. */
+/** The template's environment, with the deployed DANAConnect URL, secret and pipeline swapped for local ones. */
 function localEnvironment(bundle: Bundle, secretId: string): Record<string, string> {
+  const localValues = {
+    JOBS_TABLE_NAME: local.tableName,
+    QUEUE_URL: local.queueUrl,
+    BUCKET_NAME: local.bucketName,
+  };
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(bundle.environment)) {
-    if (name === 'DANA_SECRET_ID') {
+    if (name in pipelineRefs) {
+      const variable = name as keyof typeof pipelineRefs;
+      expect(value, `${name} names the stack’s own resource`).toEqual(pipelineRefs[variable]);
+      env[name] = localValues[variable];
+    } else if (name === 'DANA_SECRET_ID') {
       expect(value, 'the secret id is the stack’s own secret').toEqual({ Ref: secretLogicalId });
       env[name] = secretId;
     } else if (name === 'DANA_BASE_URL') {
@@ -148,7 +199,7 @@ function localEnvironment(bundle: Bundle, secretId: string): Record<string, stri
 
 /** Runs one bundled function once, in a fresh Node process, as Lambda would. */
 async function invoke(
-  name: OperationName,
+  name: FunctionName,
   event: unknown,
   options: { secretId?: string } = {},
 ): Promise<Invocation> {
@@ -193,6 +244,107 @@ async function invoke(
   return { ...(JSON.parse(readFileSync(resultFile, 'utf8')) as Omit<Invocation, 'output'>), output };
 }
 
+const s3 = new S3Client({ endpoint: inject('motoEndpoint'), region: REGION, forcePathStyle: true });
+const sqs = new SQSClient({ endpoint: inject('motoEndpoint'), region: REGION });
+const dynamo = new DynamoDBClient({ endpoint: inject('motoEndpoint'), region: REGION });
+
+/** The jobs table (as the stack defines it), a versioned bucket and the chunk queue, in moto_server. */
+async function createLocalResources(): Promise<LocalResources> {
+  const suffix = randomUUID().slice(0, 8);
+  const tableName = `bundled-jobs-${suffix}`;
+  await createJobsTable(dynamo, tableName);
+  const bucketName = `bundled-jobs-${suffix}`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
+  await s3.send(
+    new PutBucketVersioningCommand({ Bucket: bucketName, VersioningConfiguration: { Status: 'Enabled' } }),
+  );
+  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bundled-chunks-${suffix}` })))
+    .QueueUrl!;
+  const attributes = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  return { tableName, bucketName, queueUrl, queueArn: attributes.Attributes!.QueueArn! };
+}
+
+/** The S3 event a notification on `uploads/` delivers for one object version (the key URL-encoded, as S3 does). */
+function s3Event(object: { key: string; versionId: string; etag: string; size: number }): S3Event {
+  const key = encodeURIComponent(object.key).replace(/%20/g, '+').replace(/%2F/g, '/');
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: REGION,
+        eventTime: new Date().toISOString(),
+        eventName: 'ObjectCreated:Put',
+        userIdentity: { principalId: 'AWS:AIDAEXAMPLE' },
+        requestParameters: { sourceIPAddress: '198.51.100.7' },
+        responseElements: {
+          'x-amz-request-id': 'EXAMPLE123456789',
+          'x-amz-id-2': 'EXAMPLE123/abcdefghijklmn',
+        },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'uploads',
+          bucket: {
+            name: local.bucketName,
+            ownerIdentity: { principalId: 'EXAMPLE' },
+            arn: `arn:aws:s3:::${local.bucketName}`,
+          },
+          object: {
+            key,
+            size: object.size,
+            eTag: object.etag,
+            versionId: object.versionId,
+            sequencer: '0A1B2C3D4E5F678901',
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** One message as the event source mapping hands it to the worker. */
+function sqsEvent(message: Message): SQSEvent {
+  return {
+    Records: [
+      {
+        messageId: message.MessageId!,
+        receiptHandle: message.ReceiptHandle!,
+        body: message.Body!,
+        attributes: {
+          ApproximateReceiveCount: message.Attributes!.ApproximateReceiveCount!,
+          SentTimestamp: message.Attributes!.SentTimestamp!,
+          SenderId: message.Attributes!.SenderId ?? 'AIDAEXAMPLE',
+          ApproximateFirstReceiveTimestamp: message.Attributes!.ApproximateFirstReceiveTimestamp!,
+        },
+        messageAttributes: {},
+        md5OfBody: message.MD5OfBody!,
+        eventSource: 'aws:sqs',
+        eventSourceARN: local.queueArn,
+        awsRegion: REGION,
+      },
+    ],
+  };
+}
+
+/** Every message now on the chunk queue (received, not yet deleted). */
+async function receiveAll(): Promise<Message[]> {
+  const out: Message[] = [];
+  for (;;) {
+    const answer = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: local.queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 300,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    if (!answer.Messages?.length) return out;
+    out.push(...answer.Messages);
+  }
+}
+
 const apiCalls = () => sandbox.received().filter((r) => r.path.startsWith('/api/'));
 
 function httpAnswer(invocation: Invocation): {
@@ -214,6 +366,15 @@ beforeAll(async () => {
   secretLogicalId = stack.getLogicalId(stack.secret.created!.node.defaultChild as never);
   const assembly = built.app.synth();
   bundles = readBundles(assembly.directory);
+  const refOf = (construct: { node: { defaultChild?: unknown } }) => ({
+    Ref: stack.getLogicalId(construct.node.defaultChild as never),
+  });
+  pipelineRefs = {
+    JOBS_TABLE_NAME: refOf(stack.batch.table.table),
+    QUEUE_URL: refOf(stack.batch.chunks.queue),
+    BUCKET_NAME: refOf(stack.batch.bucket.bucket),
+  };
+  local = await createLocalResources();
 
   sandbox = await startSandbox();
   const secrets = new SecretsManagerClient({ endpoint: inject('motoEndpoint'), region: REGION });
@@ -232,6 +393,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  for (const client of [s3, sqs, dynamo]) client.destroy();
   await sandbox?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
@@ -240,16 +402,18 @@ beforeEach(() => sandbox.reset());
 
 describe('the bundles in the cloud assembly', () => {
   it('one ESM bundle per function, with its source map and esbuild metafile, the AWS SDK inside', () => {
-    for (const route of ROUTES) {
-      const bundle = bundles[route.name];
-      expect(bundle.handler, route.name).toBe('index.handler');
-      expect(readdirSync(bundle.assetDir).sort(), route.name).toEqual([
+    expect(Object.keys(bundles).sort()).toEqual(
+      [...ROUTES.map((r) => r.name), 'ingest-upload', 'process-chunk'].sort(),
+    );
+    for (const [name, bundle] of Object.entries(bundles) as [FunctionName, Bundle][]) {
+      expect(bundle.handler, name).toBe('index.handler');
+      expect(readdirSync(bundle.assetDir).sort(), name).toEqual([
         'index.meta.json',
         'index.mjs',
         'index.mjs.map',
       ]);
       const code = readFileSync(join(bundle.assetDir, 'index.mjs'), 'utf8');
-      expect(code, route.name).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+      expect(code, name).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
       // Nothing is left for the runtime to resolve: no bare imports of packages.
       expect(code).not.toMatch(/from\s*["'](@aws-sdk|@aws-lambda-powertools|@middy)\//);
       const meta = JSON.parse(readFileSync(join(bundle.assetDir, 'index.meta.json'), 'utf8')) as {
@@ -257,13 +421,15 @@ describe('the bundles in the cloud assembly', () => {
       };
       const inputs = Object.keys(meta.inputs);
       expect(
-        inputs.some((i) => i.includes(`lambdas/${route.name}/handler.ts`)),
-        route.name,
+        inputs.some((i) => i.includes(`lambdas/${name}/handler.ts`)),
+        name,
       ).toBe(true);
-      expect(
-        inputs.some((i) => i.includes('node_modules/@aws-sdk/client-secrets-manager/')),
-        route.name,
-      ).toBe(true);
+      if (DANA_CALLERS.has(name)) {
+        expect(
+          inputs.some((i) => i.includes('node_modules/@aws-sdk/client-secrets-manager/')),
+          name,
+        ).toBe(true);
+      }
     }
   });
 });
@@ -394,5 +560,109 @@ describe('each bundled function, in a fresh Node process, against moto and the s
       .filter(Boolean);
     expect(problems).toEqual([expect.stringContaining('"username" is missing')]);
     expect(invocation.output).not.toContain('x1Y2z3');
+  });
+});
+
+describe('the batch pipeline’s bundles, against moto and the sandbox', () => {
+  it('an upload: ingest-upload queues its valid rows in chunks, process-chunk starts them, the report is in S3', async () => {
+    const rows = ['ID,EMAIL'];
+    for (let i = 1; i <= 12; i++) rows.push(`${i},user${i}@example.com`);
+    rows.push(`13,"${'x'.repeat(4001)}"`);
+    const body = rows.join('\r\n') + '\r\n';
+    const key = 'uploads/1001/lista de marzo.csv';
+    const put = await s3.send(new PutObjectCommand({ Bucket: local.bucketName, Key: key, Body: body }));
+    const object = { key, versionId: put.VersionId!, etag: put.ETag!.replace(/"/g, ''), size: body.length };
+
+    const ingested = await invoke('ingest-upload', s3Event(object));
+    expect(ingested.outcome, ingested.stack ?? ingested.output).toBe('returned');
+    const messages = await receiveAll();
+    const chunks = messages.map((m) => JSON.parse(m.Body!) as ChunkMessage);
+    const jobId = uploadJobId({ bucket: local.bucketName, ...object });
+    expect(chunks.map((c) => [c.jobId, c.rows.length]).sort()).toEqual([
+      [jobId, 10],
+      [jobId, 2],
+    ]);
+    expect(sandbox.received()).toEqual([]);
+
+    // The event source mapping's part: one message per invocation, deleted unless reported as failed.
+    for (const message of messages) {
+      const invocation = await invoke('process-chunk', sqsEvent(message));
+      expect(invocation.outcome, invocation.stack ?? invocation.output).toBe('returned');
+      expect((invocation.result as SQSBatchResponse).batchItemFailures).toEqual([]);
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: local.queueUrl, ReceiptHandle: message.ReceiptHandle! }),
+      );
+    }
+    const calls = batchCalls(sandbox);
+    expect(calls.map((c) => [c.path, c.authorization, (c.body as unknown[]).length]).sort()).toEqual([
+      ['/api/1.0/rest/conversation/1001/start/list/data', DEMO_BASIC, 10],
+      ['/api/1.0/rest/conversation/1001/start/list/data', DEMO_BASIC, 2],
+    ]);
+
+    const jobs = new DynamoJobStore({ client: dynamo, tableName: local.tableName });
+    const bucket = new S3ObjectStore(s3, { bucket: local.bucketName });
+    const { rows: report, summary } = await expectCompleteReport(
+      jobs,
+      bucket,
+      jobId,
+      '1001',
+      'lista de marzo',
+      13,
+    );
+    expect(summary).toMatchObject({ total: 13, started: 12, rejected: 1, failed: 0 });
+    expect(report[12]).toMatchObject({ row: 13, status: 'rejected' });
+
+    // get-job reads the same job from the table: no secret, no DANAConnect.
+    const event = apiGatewayEvent('get-job');
+    event.path = `/jobs/${jobId}`;
+    event.pathParameters = { jobId };
+    const answer = httpAnswer(await invoke('get-job', event));
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toMatchObject({
+      jobId,
+      state: 'done',
+      total: 13,
+      started: 12,
+      rejected: 1,
+      failed: 0,
+    });
+    expect((answer.body as { outcomes: unknown[] }).outcomes).toEqual(report);
+    expect(apiCalls()).toHaveLength(2);
+  });
+
+  it('Prefer: respond-async: start-data queues a job and answers 202; process-chunk starts it; get-job shows it', async () => {
+    const event = withHeader(apiGatewayEvent('start-data'), 'Prefer', 'respond-async');
+    const accepted = httpAnswer(await invoke('start-data', event));
+    expect(accepted.statusCode).toBe(202);
+    const { jobId } = accepted.body as { jobId: string };
+    expect(accepted.headers.Location).toMatch(new RegExp(`/jobs/${jobId}$`));
+    expect(sandbox.received()).toEqual([]);
+
+    const messages = await receiveAll();
+    expect(messages.map((m) => (JSON.parse(m.Body!) as ChunkMessage).jobId)).toEqual([jobId]);
+    const invocation = await invoke('process-chunk', sqsEvent(messages[0]!));
+    expect((invocation.result as SQSBatchResponse).batchItemFailures, invocation.output).toEqual([]);
+    await sqs.send(
+      new DeleteMessageCommand({ QueueUrl: local.queueUrl, ReceiptHandle: messages[0]!.ReceiptHandle! }),
+    );
+    expect(apiCalls()).toMatchObject([
+      {
+        method: 'POST',
+        path: '/api/1.0/rest/conversation/1001/start/data',
+        body: { NAME: 'Dana', EMAIL: 'support@danaconnect.com' },
+      },
+    ]);
+
+    const view = apiGatewayEvent('get-job');
+    view.path = `/jobs/${jobId}`;
+    view.pathParameters = { jobId };
+    const answer = httpAnswer(await invoke('get-job', view));
+    expect(answer.body).toMatchObject({
+      jobId,
+      state: 'done',
+      total: 1,
+      started: 1,
+      outcomes: [{ row: 1, status: 'started', idResult: expect.any(Number) }],
+    });
   });
 });

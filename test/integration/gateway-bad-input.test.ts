@@ -4,6 +4,7 @@
  * names the offending parameter, field or record index, and the sandbox receives NOTHING.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryJobStore } from '../../lambdas/adapters/memory-job-store';
 import { MAX_BODY_BYTES } from '../../lambdas/http/request';
 import type { OperationName } from '../../lambdas/http/routes';
 import type { Gateway } from '../../local/gateway';
@@ -12,6 +13,8 @@ import { rememberCredentialsSeenBy } from '../audit/sensitive';
 import { freshGateway, rawRequest } from '../fixtures/http';
 
 const BASE = '/api/1.0/rest/conversation';
+/** A job that exists in the gateway's job store (get-job answers from it, never from DANAConnect). */
+const KNOWN_JOB = '0123456789abcdef0123456789abcdef';
 const JSON_TYPE = { 'Content-Type': 'application/json' };
 
 interface Request {
@@ -49,6 +52,7 @@ const VALID: Record<OperationName, Request> = {
     body: '[{"NAME":"Ada"},{"NAME":"Alan"}]',
   },
   'get-contact-data': { method: 'GET', path: `${BASE}/data/lc-3663?fields=NAME` },
+  'get-job': { method: 'GET', path: `/jobs/${KNOWN_JOB}` },
 };
 
 interface Case {
@@ -125,6 +129,25 @@ for (const danaparam of HOSTILE_DANAPARAMS) {
     'danaparam',
   );
 }
+
+// Job ids: 32 lowercase hex digits and nothing else.
+const BAD_JOB_IDS = [
+  '0123456789ABCDEF0123456789ABCDEF',
+  '0123456789abcdef0123456789abcde',
+  '0123456789abcdef0123456789abcdef0',
+  '0123456789abcdef0123456789abcdeg',
+  '..',
+  '%2E%2E',
+  '0123456789abcdef%2F123456789abcdef',
+  '%200123456789abcdef0123456789abcdef',
+  '0123456789abcdef0123456789abcdef%00',
+  '0123456789abcdef-0123-4567-89abcdef',
+  'x'.repeat(300),
+];
+for (const jobId of BAD_JOB_IDS) {
+  add(`get-job jobId=${jobId.slice(0, 40)}`, { method: 'GET', path: `/jobs/${jobId}` }, 400, 9400, 'jobId');
+}
+add('get-job with a body', { ...VALID['get-job'], headers: JSON_TYPE, body: '{}' }, 400, 9400, 'body');
 
 // fields: bad codes and empty entries.
 const BAD_FIELDS = [
@@ -264,7 +287,14 @@ describe('bad input on every route', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox();
-    gateway = await freshGateway(sandbox, '1.0', { log: () => undefined });
+    const jobs = new MemoryJobStore();
+    await jobs.createJob({
+      jobId: KNOWN_JOB,
+      source: 'api',
+      operation: { kind: 'data', conversationId: 1001 },
+      name: 'start-data',
+    });
+    gateway = await freshGateway(sandbox, '1.0', { log: () => undefined, jobs: { jobs } });
   });
   afterAll(async () => {
     rememberCredentialsSeenBy(sandbox);
@@ -274,7 +304,7 @@ describe('bad input on every route', () => {
   beforeEach(() => sandbox.reset());
 
   // Without this, "the sandbox received nothing" would prove nothing.
-  it.each(Object.keys(VALID) as OperationName[])(
+  it.each((Object.keys(VALID) as OperationName[]).filter((route) => route !== 'get-job'))(
     'the valid %s request reaches the sandbox',
     async (route) => {
       if (route === 'start-record' || route === 'get-contact-data') {
@@ -286,6 +316,14 @@ describe('bad input on every route', () => {
       expect(sandbox.received()).toHaveLength(1);
     },
   );
+
+  // get-job never calls DANAConnect: its valid request is answered from the job store.
+  it('the valid get-job request is answered 200 from the job store', async () => {
+    const answer = await rawRequest(gateway.url, VALID['get-job']);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.text)).toMatchObject({ jobId: KNOWN_JOB, state: 'ingesting' });
+    expect(sandbox.received()).toEqual([]);
+  });
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const answer = await rawRequest(gateway.url, c.request);

@@ -4,6 +4,9 @@
  * DANA_BASE_URL, and that stops cleanly on SIGTERM and SIGINT.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../local/sandbox/server';
@@ -19,8 +22,13 @@ interface Started {
   exited: Promise<number | null>;
 }
 
+// The upload folder of `npm start`: a temporary one, not the checkout's .local/bucket.
+const bucketDirs: string[] = [];
+
 function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0' };
+  const bucketDir = mkdtempSync(join(tmpdir(), 'npm-start-bucket-'));
+  bucketDirs.push(bucketDir);
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', LOCAL_BUCKET_DIR: bucketDir };
   for (const name of Object.keys(env))
     if (name.startsWith('DANA_') || name === 'LOCAL_API_KEY') delete env[name];
   for (const [name, value] of Object.entries(extra)) {
@@ -67,6 +75,7 @@ afterEach(async () => {
     await sandbox.close();
   }
   running = sandbox = undefined;
+  for (const dir of bucketDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('npm start', () => {

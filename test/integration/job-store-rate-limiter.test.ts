@@ -60,32 +60,34 @@ describe('DynamoRateLimiter', () => {
   it('keeps the budget across calls that come later, and across limiters', async () => {
     const pk = `ratelimit#${randomUUID()}`;
     const start = Date.UTC(2026, 0, 1);
+    const interval = slotIntervalMs(4);
     const first = workers(1, 4, pk, start);
     await first.limiters[0]!.acquire();
     await first.limiters[0]!.acquire();
-    expect(first.slots).toEqual([start + 250]);
+    expect(first.slots).toEqual([start + interval]);
     const later = workers(1, 4, pk, start + 100); // a fresh worker, knowing nothing
     await later.limiters[0]!.acquire();
-    expect(later.slots).toEqual([start + 500]);
+    expect(later.slots).toEqual([start + 2 * interval]);
     const idle = workers(1, 4, pk, start + 10_000); // long after: no burst credit piles up
     await idle.limiters[0]!.acquire();
     await idle.limiters[0]!.acquire();
-    expect(idle.slots).toEqual([start + 10_250]);
+    expect(idle.slots).toEqual([start + 10_000 + interval]);
   });
 
   it('refuses callers that would wait longer than maxWait, and reserves nothing for them', async () => {
     const pk = `ratelimit#${randomUUID()}`;
     const now = Date.UTC(2026, 0, 1);
-    const { limiters, slots } = workers(2, 10, pk, now, 250);
+    const interval = slotIntervalMs(10);
+    const { limiters, slots } = workers(2, 10, pk, now, 2 * interval + interval / 2);
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => limiters[i % 2]!.acquire()));
     const refused = results.filter((r) => r.status === 'rejected');
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3); // now, +100, +200
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3); // now, +1, +2 intervals
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(PacingBusyError);
-    expect(slots.sort()).toEqual([now + 100, now + 200]);
+    expect(slots.sort()).toEqual([now + interval, now + 2 * interval]);
     const item = await dynamo.send(
       new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk }, sk: { S: 'ratelimit' } } }),
     );
-    expect(Number(item.Item?.lastSlot?.N)).toBe(now + 200);
+    expect(Number(item.Item?.lastSlot?.N)).toBe(now + 2 * interval);
   });
 
   it('uses the documented item by default', () => {

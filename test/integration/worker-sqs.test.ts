@@ -1,18 +1,11 @@
 /**
  * The process-chunk handler, wired from its environment, fed real SQS events built from messages received from
  * moto SQS, with the event source mapping's part played by the test: delete what succeeded, leave the batch item
- * failures (whose visibility the handler changed). Then the dead-letter queue and `npm run redrive`'s function.
+ * failures (whose visibility the handler changed; see ./sqs-harness.ts). Then the dead-letter queue and
+ * `npm run redrive`'s function.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { CreateQueueCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
@@ -22,6 +15,15 @@ import { chunkHandlerFromEnv } from '../../lambdas/process-chunk/handler';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { redrive } from '../../scripts/redrive';
 import { createJobsTable, motoDynamo } from './job-store-table';
+import {
+  arnOf,
+  chunkLambdaContext,
+  depth as queueDepth,
+  pump as harnessPump,
+  sqsEvent as harnessSqsEvent,
+  type ChunkHandler as Handler,
+  type TestQueue,
+} from './sqs-harness';
 import { batchCalls, expectCompleteReport, seedUploadJob } from './worker-harness';
 
 // The handler's Powertools read these from the process: keep the test output to real failures.
@@ -40,26 +42,6 @@ let queueUrl: string;
 let queueArn: string;
 let dlqUrl: string;
 
-async function arnOf(url: string): Promise<string> {
-  const answer = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
-  );
-  return answer.Attributes!.QueueArn!;
-}
-
-async function depth(url: string): Promise<number> {
-  const answer = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(answer.Attributes!.ApproximateNumberOfMessages) +
-    Number(answer.Attributes!.ApproximateNumberOfMessagesNotVisible)
-  );
-}
-
 beforeAll(async () => {
   await createJobsTable(dynamo, tableName);
   await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
@@ -72,14 +54,14 @@ beforeAll(async () => {
         Attributes: {
           VisibilityTimeout: '30',
           RedrivePolicy: JSON.stringify({
-            deadLetterTargetArn: await arnOf(dlqUrl),
+            deadLetterTargetArn: await arnOf(sqs, dlqUrl),
             maxReceiveCount: MAX_RECEIVE_COUNT,
           }),
         },
       }),
     )
   ).QueueUrl!;
-  queueArn = await arnOf(queueUrl);
+  queueArn = await arnOf(sqs, queueUrl);
   sandbox = await startSandbox();
 });
 afterAll(async () => {
@@ -87,85 +69,11 @@ afterAll(async () => {
   for (const client of [dynamo, s3, sqs]) client.destroy();
 });
 
-/** A Lambda SQS event, as the event source mapping builds it from received messages. */
-function sqsEvent(messages: Message[]): SQSEvent {
-  return {
-    Records: messages.map((m) => ({
-      messageId: m.MessageId!,
-      receiptHandle: m.ReceiptHandle!,
-      body: m.Body!,
-      attributes: {
-        ApproximateReceiveCount: m.Attributes!.ApproximateReceiveCount!,
-        SentTimestamp: m.Attributes!.SentTimestamp!,
-        SenderId: m.Attributes!.SenderId ?? 'test',
-        ApproximateFirstReceiveTimestamp: m.Attributes!.ApproximateFirstReceiveTimestamp!,
-      },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody!,
-      eventSource: 'aws:sqs',
-      eventSourceARN: queueArn,
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
-
-const lambdaContext = (): Context =>
-  ({
-    functionName: 'process-chunk',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:process-chunk',
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: '/aws/lambda/process-chunk',
-    logStreamName: 'test',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  }) as Context;
-
-type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-
-interface Invocation {
-  receiveCounts: number[];
-  failures: number;
-}
-
-/** Plays the event source mapping until `done()` or nothing is left; returns what each invocation saw. */
-async function pump(handler: Handler, done: () => Promise<boolean>): Promise<Invocation[]> {
-  const invocations: Invocation[] = [];
-  const deadline = Date.now() + 60_000; // a guard against a hang, not a timing assertion
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error('the queue did not drain');
-    const received = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        MessageSystemAttributeNames: ['All'],
-      }),
-    );
-    const messages = received.Messages ?? [];
-    if (messages.length === 0) continue;
-    const answer = await handler(sqsEvent(messages), lambdaContext());
-    const failed = new Set(answer.batchItemFailures.map((f) => f.itemIdentifier));
-    const succeeded = messages.filter((m) => !failed.has(m.MessageId!));
-    if (succeeded.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: succeeded.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-        }),
-      );
-    }
-    invocations.push({
-      receiveCounts: messages.map((m) => Number(m.Attributes!.ApproximateReceiveCount)),
-      failures: failed.size,
-    });
-  }
-  return invocations;
-}
+const queue = (): TestQueue => ({ url: queueUrl, arn: queueArn });
+const depth = (url: string) => queueDepth(sqs, url);
+const lambdaContext = chunkLambdaContext;
+const sqsEvent = (messages: Message[]) => harnessSqsEvent(messages, queueArn);
+const pump = (handler: Handler, done: () => Promise<boolean>) => harnessPump(sqs, queue(), handler, done);
 
 function handlerFor(): Handler {
   return chunkHandlerFromEnv(

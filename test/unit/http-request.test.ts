@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { gatewayError, InvalidInputError } from '../../lambdas/core/errors';
 import {
+  basePathOf,
   errorResult,
   headerValue,
   jsonAnswer,
@@ -34,6 +35,8 @@ describe('parseHttpRequest', () => {
       query: {},
       debug: undefined,
       preferAsync: false,
+      idempotencyKey: undefined,
+      basePath: '/prod',
       body: { NAME: 'Dana', EMAIL: 'support@danaconnect.com' },
     });
   });
@@ -144,11 +147,63 @@ describe('parseHttpRequest', () => {
     });
   });
 
-  it('notes Prefer: respond-async without acting on it', () => {
+  it('notes Prefer: respond-async among other preferences', () => {
     const event = withHeader(apiGatewayEvent('start-batch'), 'Prefer', 'respond-async, wait=10');
     expect(parseHttpRequest(event, route('start-batch'), 'r').preferAsync).toBe(true);
     const other = withHeader(apiGatewayEvent('start-batch'), 'Prefer', 'return=minimal');
     expect(parseHttpRequest(other, route('start-batch'), 'r').preferAsync).toBe(false);
+  });
+
+  it('reads Idempotency-Key only with Prefer: respond-async on a route that honours it', () => {
+    const keyed = (name: OperationName, key: string, prefer = true) => {
+      const event = withHeader(apiGatewayEvent(name), 'Idempotency-Key', key);
+      return prefer ? withHeader(event, 'Prefer', 'respond-async') : event;
+    };
+    expect(parseHttpRequest(keyed('start-data', 'order-42'), route('start-data'), 'r').idempotencyKey).toBe(
+      'order-42',
+    );
+    // Ignored (not even validated) where it means nothing.
+    expect(
+      parseHttpRequest(keyed('start-data', 'a b', false), route('start-data'), 'r').idempotencyKey,
+    ).toBeUndefined();
+    expect(
+      parseHttpRequest(keyed('start-record', 'a b'), route('start-record'), 'r').idempotencyKey,
+    ).toBeUndefined();
+    for (const bad of ['', 'a b', 'ключ', 'x'.repeat(256), 'a\tb']) {
+      const error = refusal(() => parseHttpRequest(keyed('start-batch', bad), route('start-batch'), 'r'));
+      expect(error.target).toBe('Idempotency-Key');
+      expect(error.message).not.toContain(bad || '""');
+    }
+    expect(
+      parseHttpRequest(keyed('start-batch', 'x'.repeat(255)), route('start-batch'), 'r').idempotencyKey,
+    ).toHaveLength(255);
+  });
+});
+
+describe('base path (what precedes the route in the public URL)', () => {
+  const at = (path: string, contextPath: string, stage = 'prod') => {
+    const event = apiGatewayEvent('get-job');
+    event.path = path;
+    event.requestContext.path = contextPath;
+    event.requestContext.stage = stage;
+    return basePathOf(event);
+  };
+
+  it('is the stage on the execute-api domain', () => {
+    expect(basePathOf(apiGatewayEvent('start-data'))).toBe('/prod');
+    expect(at('/jobs/x', '/prod/jobs/x')).toBe('/prod');
+  });
+
+  it('is a base path mapping on a custom domain, and nothing when the path is the same', () => {
+    expect(at('/jobs/x', '/v1/dana/jobs/x')).toBe('/v1/dana');
+    expect(at('/jobs/x', '/jobs/x')).toBe('');
+  });
+
+  it('falls back to the stage, and never takes odd text', () => {
+    expect(at('/jobs/a b', '/prod/jobs/a%20b')).toBe('/prod');
+    expect(at('/jobs/x', '/a"b/jobs/x')).toBe('');
+    expect(at('/jobs/x', '//evil.example/jobs/x')).toBe('');
+    expect(at('/jobs/x', 'https://evil.example/jobs/x', '')).toBe('');
   });
 });
 

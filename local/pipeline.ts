@@ -1,0 +1,253 @@
+/**
+ * The batch pipeline of `npm start`, in process, over the SAME core as in AWS: a file dropped into
+ * `$LOCAL_BUCKET_DIR/uploads/{conversationId}/` (default `.local/bucket`) is ingested by core/ingest.ts
+ * (ingestUpload over a FolderObjectStore), its chunks go through a MemoryChunkQueue (SQS semantics: receive
+ * counts, delays, dead letters) to core/worker.ts processChunk (a MemoryRateLimiter, a MemoryJobStore and the
+ * worker's DanaClient, pointed at the same DANAConnect or sandbox as the gateway), and the reports land under
+ * `$LOCAL_BUCKET_DIR/reports/`. The async HTTP routes and GET /jobs use the same store and queue (see jobDeps).
+ *
+ * Watching: the folder is polled (default every 500 ms); a file is taken once its size and mtime were the same
+ * on two polls in a row, so a file still being copied is not read half-written. Its etag is `<mtime>-<size>`,
+ * so dropping (or touching) the same file again makes a new job, while one that did not change is never taken
+ * twice. Files present when the pipeline starts are left alone: the job store lives in memory, and taking them
+ * again after a restart would start their contacts a second time. Dotfiles and `*.tmp` are ignored. Uploads are
+ * ingested one at a time; their chunks are worked on concurrently, paced by DANA_RATE_LIMIT_PER_SECOND.
+ *
+ * Output: one line when a file is taken, a progress line per running job at most every second
+ * (`job <id> <name>: 120/1000 rows done`), and a final line with the counts and the report's path. Lines name
+ * files and counts, never row contents.
+ */
+import { lstat, mkdir, readdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { danaClientFromEnv } from '../lambdas/adapters/dana';
+import { FolderObjectStore } from '../lambdas/adapters/folder-object-store';
+import type { LocalJobDeps } from '../lambdas/adapters/job-deps';
+import { MemoryJobStore } from '../lambdas/adapters/memory-job-store';
+import { MemoryChunkQueue, type MemoryQueueOptions } from '../lambdas/adapters/memory-queue';
+import { errorClass } from '../lambdas/core/errors';
+import { ingestUpload, uploadJobId } from '../lambdas/core/ingest';
+import type { JobSummary } from '../lambdas/core/jobs';
+import { MemoryRateLimiter, rateFromEnv } from '../lambdas/core/pacing';
+import { reportKeys, reportSegment } from '../lambdas/core/reports';
+import { parseUploadKey, UPLOAD_PREFIX } from '../lambdas/core/upload/key';
+import { processChunk, WORKER_CLIENT_RETRY, type WorkerDeps } from '../lambdas/core/worker';
+import { leaseFor, maxReceiveCountFromEnv } from '../lambdas/process-chunk/handler';
+
+export const DEFAULT_POLL_MS = 500;
+export const DEFAULT_PROGRESS_MS = 1000;
+/** The bucket name local job ids are derived from (with the key and the etag). */
+const LOCAL_BUCKET = 'local';
+
+export interface PipelineOptions {
+  /** The bucket folder; default LOCAL_BUCKET_DIR, else `.local/bucket`. */
+  bucketDir?: string;
+  /** Where the worker's DanaClient, the rate and MAX_RECEIVE_COUNT come from; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  pollMs?: number;
+  progressMs?: number;
+  /** Overrides of the in-process queue (e.g. concurrency). */
+  queue?: Partial<MemoryQueueOptions>;
+  /** Where progress lines go; default console.log. */
+  log?: (line: string) => void;
+}
+
+export interface Pipeline {
+  /** Absolute path of the bucket folder. */
+  bucketDir: string;
+  jobs: MemoryJobStore;
+  queue: MemoryChunkQueue;
+  bucket: FolderObjectStore;
+  /** What the gateway installs so the async routes and GET /jobs use this store and queue. */
+  jobDeps: LocalJobDeps;
+  close(): Promise<void>;
+}
+
+interface Signature {
+  size: number;
+  mtimeMs: number;
+}
+
+const sameSignature = (a: Signature | undefined, b: Signature | undefined) =>
+  a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+/** Every regular file under `dir` (recursively) with its size and mtime, by bucket key. */
+async function listFiles(root: string, dir: string): Promise<Map<string, Signature>> {
+  const files = new Map<string, Signature>();
+  let names: string[];
+  try {
+    names = await readdir(dir, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return files;
+    throw error;
+  }
+  for (const name of names) {
+    const parts = name.split(sep);
+    if (parts.some((part) => part.startsWith('.')) || name.endsWith('.tmp')) continue;
+    const path = join(dir, name);
+    try {
+      const stats = await lstat(path);
+      if (!stats.isFile()) continue;
+      files.set(relative(root, path).split(sep).join('/'), { size: stats.size, mtimeMs: stats.mtimeMs });
+    } catch {
+      // Gone between readdir and lstat: it shows up (or not) on the next poll.
+    }
+  }
+  return files;
+}
+
+export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const bucket = new FolderObjectStore(options.bucketDir ?? (env.LOCAL_BUCKET_DIR || '.local/bucket'));
+  const uploadsDir = join(bucket.root, UPLOAD_PREFIX);
+  await mkdir(uploadsDir, { recursive: true });
+  await mkdir(join(bucket.root, 'reports'), { recursive: true });
+
+  const jobs = new MemoryJobStore();
+  const worker: Omit<WorkerDeps, 'leaseMs'> = {
+    // As in the process-chunk Lambda: the worker, not the client, decides about retries.
+    client: danaClientFromEnv(env, { retry: WORKER_CLIENT_RETRY }),
+    jobs,
+    bucket,
+    limiter: new MemoryRateLimiter({ ratePerSecond: rateFromEnv(env) }),
+    maxReceiveCount: maxReceiveCountFromEnv(env),
+  };
+  const queue = new MemoryChunkQueue(
+    async (message, receiveCount) => {
+      const result = await processChunk({ ...worker, leaseMs: leaseFor(undefined) }, message, receiveCount);
+      return result.kind === 'done' ? result : { kind: 'retry', delayMs: result.delayMs };
+    },
+    {
+      maxReceiveCount: worker.maxReceiveCount,
+      onError: (error, message) =>
+        log(`job ${message.jobId}: chunk failed (${errorClass(error)}), retried later`),
+      ...options.queue,
+    },
+  );
+
+  // ---- progress of the upload jobs this pipeline started ----
+  const running = new Map<string, { name: string; last: string }>();
+  const reportPath = (job: JobSummary) => {
+    const segment = reportSegment(job);
+    return segment === undefined ? undefined : join(bucket.root, reportKeys(segment, job.name).csv);
+  };
+  async function reportProgress(): Promise<void> {
+    for (const [jobId, entry] of running) {
+      const job = await jobs.getJob(jobId);
+      if (!job) continue;
+      const done = job.started + job.rejected + job.failed;
+      if (job.state === 'done') {
+        running.delete(jobId);
+        log(
+          `job ${jobId} ${entry.name}: done, ${job.total} rows: ${job.started} started, ${job.rejected} rejected, ` +
+            `${job.failed} failed; report ${reportPath(job)}`,
+        );
+        continue;
+      }
+      const line = job.state === 'ingesting' ? 'reading the file' : `${done}/${job.total} rows done`;
+      if (line !== entry.last) {
+        entry.last = line;
+        log(`job ${jobId} ${entry.name}: ${line}`);
+      }
+    }
+  }
+
+  // ---- the folder watcher ----
+  const previous = new Map<string, Signature>(); // what the last poll saw
+  const taken = new Map<string, Signature>(); // what was ingested (or left alone at start)
+  for (const [key, signature] of await listFiles(bucket.root, uploadsDir)) {
+    previous.set(key, signature);
+    taken.set(key, signature);
+  }
+  if (taken.size > 0) {
+    log(`${taken.size} file(s) already in ${uploadsDir} left alone; drop or touch a file to process it`);
+  }
+
+  const pending: { key: string; signature: Signature }[] = [];
+  let ingesting: Promise<void> | undefined;
+  let closed = false;
+
+  async function ingestOne(key: string, signature: Signature): Promise<void> {
+    const parsed = parseUploadKey(key);
+    if (parsed.kind === 'ignored') return;
+    const upload = { bucket: LOCAL_BUCKET, key, etag: `${Math.trunc(signature.mtimeMs)}-${signature.size}` };
+    // Known before the ingest ends, so a long file shows progress while it is read.
+    const jobId = uploadJobId(upload);
+    log(`upload ${key}: taken as job ${jobId}`);
+    running.set(jobId, { name: parsed.name, last: '' });
+    try {
+      const result = await ingestUpload({ jobs, queue, bucket }, upload);
+      if ('rejectedFile' in result) {
+        running.delete(jobId);
+        const report = join(bucket.root, reportKeys(parsed.segment, parsed.name).summary);
+        // The reason may quote the file's first line (values); it is in the report, not here.
+        log(`upload ${key}: rejected as a whole; see ${report}`);
+        return;
+      }
+    } catch (error) {
+      running.delete(jobId);
+      if (!closed) log(`upload ${key}: ingest failed (${errorClass(error)})`);
+    }
+  }
+
+  function drainPending(): void {
+    if (ingesting || closed) return;
+    const next = pending.shift();
+    if (!next) return;
+    ingesting = ingestOne(next.key, next.signature).finally(() => {
+      ingesting = undefined;
+      drainPending();
+    });
+  }
+
+  async function poll(): Promise<void> {
+    const now = await listFiles(bucket.root, uploadsDir);
+    for (const [key, signature] of now) {
+      const stable = sameSignature(previous.get(key), signature);
+      if (stable && !sameSignature(taken.get(key), signature)) {
+        taken.set(key, signature);
+        pending.push({ key, signature });
+      }
+    }
+    previous.clear();
+    for (const [key, signature] of now) previous.set(key, signature);
+    drainPending();
+  }
+
+  /** Runs `fn` every `ms`, never overlapping itself, until closed. */
+  function every(ms: number, fn: () => Promise<void>): () => Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let current: Promise<void> = Promise.resolve();
+    const tick = () => {
+      current = fn()
+        .catch((error: unknown) => log(`local pipeline: ${errorClass(error)} error while watching`))
+        .finally(() => {
+          if (!closed) timer = setTimeout(tick, ms);
+        });
+    };
+    timer = setTimeout(tick, ms);
+    return async () => {
+      clearTimeout(timer);
+      await current;
+    };
+  }
+
+  const stopPolling = every(options.pollMs ?? DEFAULT_POLL_MS, poll);
+  const stopProgress = every(options.progressMs ?? DEFAULT_PROGRESS_MS, reportProgress);
+
+  return {
+    bucketDir: bucket.root,
+    jobs,
+    queue,
+    bucket,
+    jobDeps: { jobs, queue },
+    async close() {
+      closed = true;
+      // No new deliveries; an ingest still sending chunks fails fast on the closed queue.
+      queue.close();
+      await stopPolling();
+      await stopProgress();
+      await ingesting;
+    },
+  };
+}
