@@ -23,9 +23,8 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { danaClientFromEnv } from '../adapters/dana';
 import { jobLocation, submitApiJob, type ApiJobRequest } from '../core/api-jobs';
-import type { CallOptions, DanaAnswer, DanaClient } from '../core/dana-client';
+import type { CallOptions, DanaAnswer, DanaClient, DanaClientOptions } from '../core/dana-client';
 import {
   ConfigurationError,
   DanaError,
@@ -72,8 +71,13 @@ export interface Doorway {
   ): MiddyfiedHandler<Event, Result>;
 }
 
-/** What the job routes need, as getters that build on first use (../adapters/job-deps.ts). */
+/**
+ * What a route needs beyond the doorway itself, injected by its handler so that each bundle carries only what its
+ * route uses (get-job, for one, never bundles the DANAConnect client nor the Secrets Manager SDK).
+ */
 export interface DoorwayJobDeps {
+  /** Every route that calls DANAConnect (`callsDana`): builds the client (../adapters/dana.ts danaClientFromEnv). */
+  dana?: (env: NodeJS.ProcessEnv, options: Partial<DanaClientOptions>) => DanaClient;
   /** get-job and every respondAsync route. */
   jobs?: () => JobStore;
   /** Every respondAsync route. */
@@ -127,12 +131,16 @@ export function doorway(
   });
   const tracing = lazyTracing(serviceName, logger, env);
 
+  if (route.callsDana && !deps.dana)
+    throw new ConfigurationError(`route ${name} calls DANAConnect but has no client`);
   let client: DanaClient | undefined;
-  const getClient = () =>
-    (client ??= danaClientFromEnv(env, {
+  const getClient = () => {
+    if (!deps.dana) throw new ConfigurationError(`route ${name} does not call DANAConnect`);
+    return (client ??= deps.dana(env, {
       onUpstreamCall: (info) =>
         metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, info.durationMs),
     }));
+  };
 
   function countError(error: unknown): void {
     const single = metrics.singleMetric();

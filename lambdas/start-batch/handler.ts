@@ -3,6 +3,7 @@
  * DANAConnect's answer, one envelope per record in input order, passes through unchanged. With
  * `Prefer: respond-async`: a job of one chunk (its rows numbered 1..n in body order), 202 with `Location`.
  */
+import { danaClientFromEnv } from '../adapters/dana';
 import { chunkQueueFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
 import { parseBatch, parseId } from '../core/validation';
@@ -18,5 +19,5 @@ export const handler = httpHandler(
       client.startBatch(conversationId, records, options),
     job: ({ conversationId, records }) => ({ operation: { kind: 'batch', conversationId }, records }),
   },
-  { jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
+  { dana: danaClientFromEnv, jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
 );

@@ -3,6 +3,7 @@
  * project id, which stays the same when the conversation is reactivated. With `Prefer: respond-async`: a job of one
  * row, 202 with `Location: /jobs/{jobId}` (see ../http/doorway.ts).
  */
+import { danaClientFromEnv } from '../adapters/dana';
 import { chunkQueueFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
 import { parseId, parseRecord } from '../core/validation';
@@ -17,5 +18,5 @@ export const handler = httpHandler(
     call: (client, { projectId, record }, options) => client.startDataByProject(projectId, record, options),
     job: ({ projectId, record }) => ({ operation: { kind: 'project', projectId }, records: [record] }),
   },
-  { jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
+  { dana: danaClientFromEnv, jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
 );

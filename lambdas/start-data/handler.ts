@@ -2,6 +2,7 @@
  * POST /api/1.0/rest/conversation/{conversationId}/start/data: start for one new record created from the body.
  * With `Prefer: respond-async`: a job of one row, 202 with `Location: /jobs/{jobId}` (see ../http/doorway.ts).
  */
+import { danaClientFromEnv } from '../adapters/dana';
 import { chunkQueueFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
 import { parseId, parseRecord } from '../core/validation';
@@ -16,5 +17,5 @@ export const handler = httpHandler(
     call: (client, { conversationId, record }, options) => client.startData(conversationId, record, options),
     job: ({ conversationId, record }) => ({ operation: { kind: 'data', conversationId }, records: [record] }),
   },
-  { jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
+  { dana: danaClientFromEnv, jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
 );

@@ -9,6 +9,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { danaClientFromEnv } from '../adapters/dana';
 import { describeError, doorway } from '../http/doorway';
 import { DanaError } from '../core/errors';
 import { parseId } from '../core/validation';
@@ -17,7 +18,7 @@ export interface ScheduledStartEvent {
   scheduledStart: { name: string; conversationId: number };
 }
 
-const door = doorway('start-list');
+const door = doorway('start-list', process.env, { dana: danaClientFromEnv });
 
 const fromHttp = door.http({
   parse: ({ path }) => parseId('conversationId', path.conversationId),
