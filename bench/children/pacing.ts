@@ -6,12 +6,12 @@
  * process) answers 429 above R calls in any 1 s window and adds 50 ms of latency. Every upstream call's time and
  * status is recorded through the client's onUpstreamCall hook.
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoRateLimiter } from '../../lambdas/adapters/dynamo-rate-limiter';
 import { MemoryJobStore } from '../../lambdas/adapters/memory-job-store';
 import type { ChunkMessage, ObjectStore } from '../../lambdas/core/jobs';
 import { MemoryRateLimiter, type RateLimiter } from '../../lambdas/core/pacing';
 import { processChunk, WORKER_CLIENT_RETRY } from '../../lambdas/core/worker';
+import { createJobsTable, motoDynamo } from '../../test/integration/job-store-table';
 import { sandboxClient } from '../lib/dana';
 import { reportResult } from '../lib/proc';
 
@@ -36,22 +36,12 @@ async function limiters(): Promise<() => RateLimiter> {
     const shared = new MemoryRateLimiter({ ratePerSecond: PACED_RATE });
     return () => shared;
   }
-  const dynamo = new DynamoDBClient({ endpoint: process.env.BENCH_MOTO_URL, region: 'us-east-1' });
+  // moto checks a condition and writes in separate steps, so two concurrent conditional writes can both pass
+  // there; DynamoDB applies each atomically. The serialising client restores that guarantee (the limiters still
+  // race for real: their read-decide-write sequences interleave between requests).
+  const dynamo = motoDynamo(process.env.BENCH_MOTO_URL!);
   const tableName = `bench-jobs-${process.pid}`;
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createJobsTable(dynamo, tableName);
   return () => new DynamoRateLimiter({ client: dynamo, tableName, ratePerSecond: PACED_RATE });
 }
 

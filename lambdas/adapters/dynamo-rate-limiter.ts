@@ -58,8 +58,13 @@ export class DynamoRateLimiter implements RateLimiter {
       const decision = nextSlot(this.lastSeen, now, this.intervalMs, this.maxWaitMs);
       if (decision.kind === 'busy') throw new PacingBusyError(decision.retryAt);
       if (await this.reserve(decision.at)) {
-        if (decision.at > now) await this.sleep(decision.at - now);
-        return;
+        // Wait until the slot itself, measured after the write: timing from before it would add the write's
+        // (varying) latency to every call and bunch neighbouring calls together.
+        const wait = decision.at - this.now();
+        if (wait > 0) await this.sleep(wait);
+        // A slot the write made us miss by more than half an interval is given up, not used late: a late call
+        // lands next to the following slot's call and could put R + 1 calls into one second.
+        if (wait > -this.intervalMs / 2) return;
       }
     }
     throw new PacingBusyError(this.now() + this.intervalMs);
