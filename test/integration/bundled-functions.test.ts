@@ -26,7 +26,7 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
-import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { buildGatewayApp, cdkJsonContext } from '../../infra/gateway-app';
 import type { FunctionName, GatewayStack } from '../../infra/gateway-stack';
@@ -36,7 +36,7 @@ import { uploadJobId } from '../../lambdas/core/ingest';
 import type { ChunkMessage } from '../../lambdas/core/jobs';
 import { ROUTES } from '../../lambdas/http/routes';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
-import { apiGatewayEvent, scheduledStartEvent, withHeader } from '../fixtures/events';
+import { apiGatewayEvent, s3PutEvent, scheduledStartEvent, withHeader } from '../fixtures/events';
 import { createJobsTable } from './job-store-table';
 import { batchCalls, expectCompleteReport } from './worker-harness';
 
@@ -264,44 +264,6 @@ async function createLocalResources(): Promise<LocalResources> {
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
   );
   return { tableName, bucketName, queueUrl, queueArn: attributes.Attributes!.QueueArn! };
-}
-
-/** The S3 event a notification on `uploads/` delivers for one object version (the key URL-encoded, as S3 does). */
-function s3Event(object: { key: string; versionId: string; etag: string; size: number }): S3Event {
-  const key = encodeURIComponent(object.key).replace(/%20/g, '+').replace(/%2F/g, '/');
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: REGION,
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
-        userIdentity: { principalId: 'AWS:AIDAEXAMPLE' },
-        requestParameters: { sourceIPAddress: '198.51.100.7' },
-        responseElements: {
-          'x-amz-request-id': 'EXAMPLE123456789',
-          'x-amz-id-2': 'EXAMPLE123/abcdefghijklmn',
-        },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'uploads',
-          bucket: {
-            name: local.bucketName,
-            ownerIdentity: { principalId: 'EXAMPLE' },
-            arn: `arn:aws:s3:::${local.bucketName}`,
-          },
-          object: {
-            key,
-            size: object.size,
-            eTag: object.etag,
-            versionId: object.versionId,
-            sequencer: '0A1B2C3D4E5F678901',
-          },
-        },
-      },
-    ],
-  };
 }
 
 /** One message as the event source mapping hands it to the worker. */
@@ -574,7 +536,7 @@ describe('the batch pipeline’s bundles, against moto and the sandbox', () => {
     const put = await s3.send(new PutObjectCommand({ Bucket: local.bucketName, Key: key, Body: body }));
     const object = { key, versionId: put.VersionId!, etag: put.ETag!.replace(/"/g, ''), size: body.length };
 
-    const ingested = await invoke('ingest-upload', s3Event(object));
+    const ingested = await invoke('ingest-upload', s3PutEvent(local.bucketName, object, REGION));
     expect(ingested.outcome, ingested.stack ?? ingested.output).toBe('returned');
     const messages = await receiveAll();
     const chunks = messages.map((m) => JSON.parse(m.Body!) as ChunkMessage);

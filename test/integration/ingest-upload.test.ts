@@ -4,7 +4,7 @@
  * builds its own clients from the environment (AWS_ENDPOINT_URL, BUCKET_NAME, QUEUE_URL, JOBS_TABLE_NAME).
  */
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -24,6 +24,8 @@ import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
 import { uploadJobId } from '../../lambdas/core/ingest';
 import type { ChunkMessage, RowOutcome } from '../../lambdas/core/jobs';
 import type { handler as Handler } from '../../lambdas/ingest-upload/handler';
+import { s3PutEvent } from '../fixtures/events';
+import { createJobsTable } from './job-store-table';
 
 const endpoint = inject('motoEndpoint');
 const region = 'us-east-1';
@@ -45,20 +47,7 @@ beforeAll(async () => {
     new PutBucketVersioningCommand({ Bucket: bucketName, VersioningConfiguration: { Status: 'Enabled' } }),
   );
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `chunks-${suffix}` }))).QueueUrl!;
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createJobsTable(dynamo, tableName);
   jobs = new DynamoJobStore({ client: dynamo, tableName });
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: endpoint,
@@ -89,44 +78,6 @@ async function putUpload(key: string, body: string | Uint8Array) {
     }),
   );
   return { key, versionId: answer.VersionId!, etag: answer.ETag!.replace(/"/g, '') };
-}
-
-const s3EventKey = (key: string) => encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
-
-function s3Event(object: { key: string; versionId: string; etag: string }): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: region,
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
-        userIdentity: { principalId: 'AWS:AIDAEXAMPLE' },
-        requestParameters: { sourceIPAddress: '127.0.0.1' },
-        responseElements: {
-          'x-amz-request-id': 'EXAMPLE123456789',
-          'x-amz-id-2': 'EXAMPLE123/abcdefghijklmn',
-        },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'uploads',
-          bucket: {
-            name: bucketName,
-            ownerIdentity: { principalId: 'EXAMPLE' },
-            arn: `arn:aws:s3:::${bucketName}`,
-          },
-          object: {
-            key: s3EventKey(object.key),
-            size: 1,
-            eTag: object.etag,
-            versionId: object.versionId,
-            sequencer: '0A1B2C3D4E5F678901',
-          },
-        },
-      },
-    ],
-  };
 }
 
 const context = {
@@ -185,7 +136,7 @@ describe('ingest-upload handler against moto', () => {
     lines.push('26;only two');
     lines.push('27;x@example.com;"' + 'v'.repeat(4001) + '"');
     const object = await putUpload('uploads/1001/lista de marzo é.csv', lines.join('\r\n') + '\r\n');
-    await invoke(s3Event(object));
+    await invoke(s3PutEvent(bucketName, object));
 
     const jobId = uploadJobId({ bucket: bucketName, ...object });
     expect(await jobs.getJob(jobId)).toMatchObject({
@@ -218,8 +169,8 @@ describe('ingest-upload handler against moto', () => {
 
   it('sends nothing more when the same event is delivered twice', async () => {
     const object = await putUpload('uploads/77/twice.jsonl', '{"A":"1"}\n{"A":"2"}\n');
-    await invoke(s3Event(object));
-    await invoke(s3Event(object));
+    await invoke(s3PutEvent(bucketName, object));
+    await invoke(s3PutEvent(bucketName, object));
     const chunks = await drainQueue();
     expect(chunks).toHaveLength(1);
     expect(chunks[0]!.rows).toEqual([
@@ -231,14 +182,14 @@ describe('ingest-upload handler against moto', () => {
   it('reads the version the event named, not the newest', async () => {
     const first = await putUpload('uploads/77/versioned.json', '[{"V":"first"}]');
     await putUpload('uploads/77/versioned.json', '[{"V":"second"}]');
-    await invoke(s3Event(first));
+    await invoke(s3PutEvent(bucketName, first));
     const chunks = await drainQueue();
     expect(chunks.map((c) => c.rows)).toEqual([[{ row: 1, record: { V: 'first' } }]]);
   });
 
   it('writes the report at once when every row is rejected (unusable header)', async () => {
     const object = await putUpload('uploads/77/bad header.csv', 'A,A\n1,2\n3,4\n');
-    await invoke(s3Event(object));
+    await invoke(s3PutEvent(bucketName, object));
     expect(await drainQueue()).toEqual([]);
     const jobId = uploadJobId({ bucket: bucketName, ...object });
     expect(await jobs.getJob(jobId)).toMatchObject({ state: 'done', total: 2, rejected: 2 });
@@ -257,8 +208,8 @@ describe('ingest-upload handler against moto', () => {
   });
 
   it('reports an empty file and a key without a conversation id, queueing nothing', async () => {
-    await invoke(s3Event(await putUpload('uploads/77/empty.csv', '')));
-    await invoke(s3Event(await putUpload('uploads/ventas/q1.csv', 'A\n1\n')));
+    await invoke(s3PutEvent(bucketName, await putUpload('uploads/77/empty.csv', '')));
+    await invoke(s3PutEvent(bucketName, await putUpload('uploads/ventas/q1.csv', 'A\n1\n')));
     expect(await drainQueue()).toEqual([]);
     expect(JSON.parse(await objectText('reports/77/empty.summary.json'))).toMatchObject({
       total: 0,

@@ -7,24 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DanaCredentials } from '../../lambdas/core/credentials';
 import { DanaClient } from '../../lambdas/core/dana-client';
 import { DEMO_CLIENT, DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
-
-/** "Request sent to a contact defined in the JSON" (start/data and ProjectID/{id}/start/data). */
-const NEW_RECORD_BODY = '{"NAME":"Dana", "EMAIL":"support@danaconnect.com"}';
-/** "JSON with the values to be used to update the record" (start/record), slashes escaped as on the page. */
-const UPDATE_BODY = '{"PHONE_NUMBER":"+19546441233","RECEIPT_FILE":"s3:\\/\\/Receipt\\/receipt-example.pdf"}';
-/** "JSON Array containing the records to be created" (start/list/data). */
-const BATCH_BODY = `[
-{"LASTNAME":"MOLA","EMAIL":"954222233","ID_TYPE":"PASSPORT","NAME":"JOHN","GENDER":"M"},
-{"LASTNAME":"BORDA","EMAIL":"939988777","ID_TYPE":"PASSPORT","NAME":"ROBERT","GENDER":"M"}]`;
-/** The record of "Successful Result" for conversation/data/{danaparam}. */
-const TESTREST_RECORD = {
-  TESTREST_NAME: 'John',
-  TESTREST_SIGNATURES: 's3://WS/2021/3/05c8ae8f0a8bed9e0ffd361a214d1c21',
-  TESTREST_VALUE: 'Doe',
-  TESTREST_PHONE_NUMBER: '+3465900000',
-  TESTREST_PLAN: 'Medio',
-  TESTREST_EMAIL: 'jdoe@danaconnect.com',
-};
+import { BATCH_BODY, NEW_RECORD_BODY, TESTREST_RECORD, UPDATE_BODY, UUID } from '../fixtures/vendor-examples';
 
 const OK_ZERO = { wsResult: { idResult: 0, resultDescription: 'OK' } };
 const OK_23617 = { wsResult: { idResult: 23617, resultDescription: 'OK' } };
@@ -32,7 +15,6 @@ const BATCH_ANSWER = [
   { wsResult: { idResult: 3663, resultDescription: 'OK' } },
   { wsResult: { idResult: 3664, resultDescription: 'OK' } },
 ];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const basicHeader = (login: string, password: string) =>
   'Basic ' + Buffer.from(`${login}:${password}`).toString('base64');
