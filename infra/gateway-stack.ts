@@ -235,7 +235,9 @@ export class GatewayStack extends Stack {
       'log-group:*': 'DescribeLogGroups only: it lists groups and takes no narrower resource.',
       'log-group:API-Gateway-Execution-Logs_*':
         'The execution log groups API Gateway creates, one per REST API and stage of the account and region.',
-      'log-group:/aws/apigateway/*': 'The group API Gateway writes to when the logging role is first set.',
+      'log-group:/aws/apigateway/*':
+        'The group API Gateway writes to when the logging role is first set, and the access log groups, which ' +
+        'API Gateway also writes through this role (`/aws/apigateway/access-logs/<api id>/<stage>`).',
     };
     for (const [resource, why] of Object.entries(wildcards)) {
       Validations.of(role).acknowledge({

@@ -62,6 +62,15 @@ function useSandbox(env: NodeJS.ProcessEnv, sandbox: Sandbox): string {
   return `embedded sandbox ${sandbox.url} (API 1.0, user ${DEMO_USER.username}@${DEMO_USER.companyCode})`;
 }
 
+/** The base URL as it may be printed: scheme, host and port only (never user:password@ or a query). */
+export function printableOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(invalid DANA_BASE_URL)';
+  }
+}
+
 export async function startLocal(
   env: NodeJS.ProcessEnv = process.env,
   options: { log?: (line: string) => void } = {},
@@ -73,7 +82,7 @@ export async function startLocal(
   if (env.DANA_BASE_URL) {
     // Fail now, naming the missing variable, rather than on the first request.
     const version = env.DANA_SECRET_ID ? 'from secret' : `API ${credentialsFromEnv(env).apiVersion}`;
-    upstream = `${env.DANA_BASE_URL} (${version})`;
+    upstream = `${printableOrigin(env.DANA_BASE_URL)} (${version})`;
   } else {
     sandbox = await startSandbox({ port: Number(env.SANDBOX_PORT || 0) });
     closers.push(() => sandbox!.close());

@@ -71,6 +71,9 @@ const GATEWAY_RESPONSES: [apigateway.ResponseType, GatewayErrorCode][] = [
   [apigateway.ResponseType.DEFAULT_5XX, 'INTERNAL'],
 ];
 
+/** Access log groups are named `<prefix><rest api id>/<stage>`: a prefix the API Gateway logging role may write to. */
+export const ACCESS_LOG_GROUP_PREFIX = '/aws/apigateway/access-logs/';
+
 /** One JSON line per request. Paths are logged as templates (`{danaparam}`), never with their values. */
 const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
@@ -142,6 +145,12 @@ export class GatewayApi extends Construct {
         metricsEnabled: true,
       },
     });
+
+    // API Gateway writes access logs through the account's one logging role (see the stack), whose policy allows
+    // API Gateway's own log-group prefixes only: the group is named under `/aws/apigateway/`, by the API's id so
+    // a group retained from a deleted stack never collides with a new one.
+    (this.accessLogs.node.defaultChild as logs.CfnLogGroup).logGroupName =
+      `${ACCESS_LOG_GROUP_PREFIX}${this.api.restApiId}/${props.stageName}`;
 
     const paramsOnly = this.api.addRequestValidator('ParametersValidator', {
       validateRequestParameters: true,

@@ -68,7 +68,10 @@ export class WorkQueue extends Construct {
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       ...QUEUE_DEFAULTS,
-      retentionPeriod: Duration.days(4),
+      // SQS's maximum: a large job at a low rate limit, or a long DANAConnect outage, may keep chunks waiting for
+      // days, and a chunk that expires would leave its rows without an outcome. (A standard queue's message keeps
+      // its first enqueue time in the dead-letter queue, so both queues hold a message 14 days from its send.)
+      retentionPeriod: Duration.days(14),
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       deadLetterQueue: { queue: this.deadLetters.queue, maxReceiveCount: props.maxReceiveCount },
     });

@@ -10,6 +10,8 @@ import { FIELD_CODE_PATTERN } from '../../lambdas/core/validation';
 import { ROUTES } from '../../lambdas/http/routes';
 import { SCHEDULE_DELIVERY_RETRIES, SCHEDULE_MAX_EVENT_AGE } from '../../infra/constructs/scheduled-starts';
 import {
+  actionsOf,
+  logicalIdOf,
   props,
   reportedViolations,
   resourcesOf,
@@ -383,6 +385,29 @@ describe('the REST API', () => {
     expect(Object.values(format)).not.toContain('$context.path');
     const accessGroup = s.stack.getLogicalId(s.stack.api.accessLogs.node.defaultChild as never);
     expect(JSON.stringify(access.DestinationArn)).toContain(accessGroup);
+  });
+
+  it('access logs go to a group the account’s API Gateway logging role may write to', () => {
+    // API Gateway delivers access logs through the account's logging role, not a role of the stage: a group
+    // outside that role's resources would silently receive nothing.
+    const group = props(
+      resourcesOf(base.template, 'AWS::Logs::LogGroup')[logicalIdOf(base, base.stack.api.accessLogs)]!,
+    );
+    const apiId = { Ref: logicalIdOf(base, base.stack.api.api) };
+    expect(group.LogGroupName).toEqual({
+      'Fn::Join': ['', ['/aws/apigateway/access-logs/', apiId, '/prod']],
+    });
+    // The role's policy is inline (the role is the account's, outside any function's grants).
+    const role = resourcesOf(base.template, 'AWS::IAM::Role')[
+      logicalIdOf(base, base.stack.node.findChild('ApiGatewayLoggingRole'))
+    ]!;
+    const statements = (props(role).Policies as { PolicyDocument: { Statement: Json[] } }[]).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    );
+    const writes = statements.filter((st) => actionsOf(st).includes('logs:PutLogEvents'));
+    expect(writes).toHaveLength(1);
+    const resources = JSON.stringify(writes[0]!.Resource);
+    expect(resources).toContain(':log-group:/aws/apigateway/*');
   });
 
   it('API Gateway’s own refusals use the gateway’s error envelope', () => {

@@ -31,6 +31,8 @@ describe('WorkQueue', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       VisibilityTimeout: 180,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
+      // Chunks of a long job must not expire before they are started.
+      MessageRetentionPeriod: 14 * 24 * 3600,
       SqsManagedSseEnabled: true,
     });
     template.hasResourceProperties('AWS::SQS::Queue', {
