@@ -55,9 +55,12 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): DanaCr
  * environment variables. Cached with a TTL (`DANA_SECRET_TTL_SECONDS`, default 300).
  */
 export function credentialSourceFromEnv(env: NodeJS.ProcessEnv = process.env): CredentialSource {
-  const ttlMs = env.DANA_SECRET_TTL_SECONDS
-    ? Number(env.DANA_SECRET_TTL_SECONDS) * 1000
-    : DEFAULT_SECRET_TTL_MS;
+  const ttlSeconds = env.DANA_SECRET_TTL_SECONDS ? Number(env.DANA_SECRET_TTL_SECONDS) : undefined;
+  // NaN would never count as fresh: every call would read the secret again.
+  if (ttlSeconds !== undefined && !(Number.isFinite(ttlSeconds) && ttlSeconds >= 0)) {
+    throw new ConfigurationError('DANA_SECRET_TTL_SECONDS must be a number of seconds, 0 or more');
+  }
+  const ttlMs = ttlSeconds === undefined ? DEFAULT_SECRET_TTL_MS : ttlSeconds * 1000;
   const secretId = env.DANA_SECRET_ID;
   const load = secretId ? secretsManagerLoader(secretId) : async () => credentialsFromEnv(env);
   return new CachedCredentialSource(load, ttlMs);

@@ -62,9 +62,7 @@ export class DynamoRateLimiter implements RateLimiter {
         // (varying) latency to every call and bunch neighbouring calls together.
         const wait = decision.at - this.now();
         if (wait > 0) await this.sleep(wait);
-        // A slot the write made us miss by more than half an interval is given up, not used late: a late call
-        // lands next to the following slot's call and could put R + 1 calls into one second.
-        if (wait > -this.intervalMs / 2) return;
+        return;
       }
     }
     throw new PacingBusyError(this.now() + this.intervalMs);

@@ -22,8 +22,7 @@ export type DanaErrorKind =
 /**
  * Whether DANAConnect may have acted on the request.
  * - `no`: it provably did not (connection refused, 4xx answer).
- * - `unknown`: the request may have arrived and the answer was lost (timeout after sending, reset).
- * - `yes`: it answered, and the answer says it did something (only used for partial results).
+ * - `unknown`: the request may have arrived and the answer was lost (timeout after sending, reset, a 5xx).
  */
 export type Delivery = 'no' | 'unknown';
 
@@ -185,4 +184,24 @@ export function errorClass(error: unknown): string {
   if (error instanceof InvalidInputError) return 'invalid_input';
   if (error instanceof ConfigurationError) return 'configuration';
   return 'internal';
+}
+
+/** Log fields that describe an error without any value from the request or the answer. */
+export function describeError(error: unknown): Record<string, unknown> {
+  const fields: Record<string, unknown> = { errorClass: errorClass(error) };
+  if (error instanceof InvalidInputError) fields.invalid = error.target;
+  else if (error instanceof DanaError) {
+    Object.assign(fields, {
+      upstreamStatus: error.status,
+      upstreamIdError: error.wsError?.idError,
+      delivery: error.delivery,
+    });
+  } else if (error instanceof ConfigurationError) {
+    fields.problem = error.message; // names a variable or key, never its value
+  } else if (error instanceof Error) {
+    // The stack's frames say where; its first line (the message) could quote data, so it is left out.
+    fields.errorName = error.name;
+    fields.at = error.stack?.split('\n').slice(1, 6).join('\n');
+  }
+  return fields;
 }

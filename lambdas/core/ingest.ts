@@ -14,7 +14,7 @@ import type {
   ObjectStore,
   RowOutcome,
 } from './jobs';
-import { hasAllOutcomes, writeRejectedUpload, writeReportIfDone } from './reports';
+import { hasAllOutcomes, writeRejectedUpload, writeReport, writeReportIfDone } from './reports';
 import { Chunker, MAX_CHUNK_BYTES } from './upload/chunker';
 import { parseUploadBatches } from './upload/index';
 import { parseUploadKey, uploadJobId } from './upload/key';
@@ -90,10 +90,18 @@ class BoundedTasks {
 const tooLargeReason = (row: number) =>
   `row ${row}: too large for one queue message (more than ${MAX_CHUNK_BYTES / 1024} KiB as JSON)`;
 
-/** A job the ingest did not run now (it ran before): write its report if it has every outcome but no report yet. */
+/**
+ * A job the ingest did not run now (it ran before): write its report if it has every outcome but no report yet.
+ * A `done` job's report is written again: the run that marked it done may have failed before writing it (this
+ * event is then S3's retry of that run), and nothing else would.
+ */
 async function existingJob(deps: IngestDeps, jobId: string): Promise<JobSummary> {
   const job = await deps.jobs.getJob(jobId);
   if (!job) throw new Error(`job ${jobId} was reported to exist but cannot be read`);
+  if (job.state === 'done') {
+    await writeReport(deps, job);
+    return job;
+  }
   if (job.state === 'running' && hasAllOutcomes(job)) {
     await writeReportIfDone(deps, job);
     return (await deps.jobs.getJob(jobId)) ?? job;

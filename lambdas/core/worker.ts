@@ -213,9 +213,12 @@ export async function processChunk(
   const claim = await deps.jobs.claimChunk(jobId, chunkId, deps.leaseMs);
   switch (claim.kind) {
     case 'done': {
-      // A duplicate, or the redelivery after a worker stopped between completing and reporting.
+      // A duplicate, or the redelivery after a worker stopped between completing and reporting. A job already
+      // `done` may have stopped after markDone but before its report was written (a crash, an S3 error): nothing
+      // else would ever write it, so it is written again (same content: every outcome is final).
       const job = await deps.jobs.getJob(jobId);
-      if (job) await writeReportIfDone(deps, job);
+      if (job?.state === 'done') await writeReport(deps, job);
+      else if (job) await writeReportIfDone(deps, job);
       return { kind: 'done', outcomes: [] };
     }
     case 'busy':

@@ -27,7 +27,7 @@ import { jobLocation, submitApiJob, type ApiJobRequest } from '../core/api-jobs'
 import type { CallOptions, DanaAnswer, DanaClient, DanaClientOptions } from '../core/dana-client';
 import {
   ConfigurationError,
-  DanaError,
+  describeError,
   errorAnswer,
   errorClass,
   InvalidInputError,
@@ -88,26 +88,6 @@ export function routeSpec(name: OperationName): RouteSpec {
   const route = ROUTES.find((r) => r.name === name);
   if (!route) throw new ConfigurationError(`no route named ${name}`);
   return route;
-}
-
-/** Log fields that describe an error without any value from the request or the answer. */
-export function describeError(error: unknown): Record<string, unknown> {
-  const fields: Record<string, unknown> = { errorClass: errorClass(error) };
-  if (error instanceof InvalidInputError) fields.invalid = error.target;
-  else if (error instanceof DanaError) {
-    Object.assign(fields, {
-      upstreamStatus: error.status,
-      upstreamIdError: error.wsError?.idError,
-      delivery: error.delivery,
-    });
-  } else if (error instanceof ConfigurationError) {
-    fields.problem = error.message; // names a variable or key, never its value
-  } else if (error instanceof Error) {
-    // The stack's frames say where; its first line (the message) could quote data, so it is left out.
-    fields.errorName = error.name;
-    fields.at = error.stack?.split('\n').slice(1, 6).join('\n');
-  }
-  return fields;
 }
 
 /** How many records DANAConnect says it started: one per `wsResult` in the answer (an object or a batch array). */

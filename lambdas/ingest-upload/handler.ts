@@ -9,7 +9,7 @@ import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
 import { jobDepsFromEnv, type JobAwsClients } from '../adapters/job-deps';
 import { decodeS3Key, ingestUpload, parseUploadKey, type IngestDeps } from '../core/ingest';
-import { describeError } from '../http/doorway';
+import { describeError } from '../core/errors';
 
 /** JOBS_TABLE_NAME, QUEUE_URL, BUCKET_NAME (../adapters/job-deps.ts); a missing one is named at once. */
 export function ingestDepsFromEnv(

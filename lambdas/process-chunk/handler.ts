@@ -29,7 +29,7 @@ import {
   type ChunkResult,
   type WorkerDeps,
 } from '../core/worker';
-import { describeError } from '../http/doorway';
+import { describeError } from '../core/errors';
 
 /** A claim outlives the invocation that made it by this much (clock skew between workers). */
 const LEASE_MARGIN_MS = 60_000;

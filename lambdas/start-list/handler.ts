@@ -10,8 +10,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { danaClientFromEnv } from '../adapters/dana';
-import { describeError, doorway } from '../http/doorway';
-import { DanaError } from '../core/errors';
+import { doorway } from '../http/doorway';
+import { DanaError, describeError } from '../core/errors';
 import { parseId } from '../core/validation';
 
 export interface ScheduledStartEvent {

@@ -255,6 +255,24 @@ describe('worker against the sandbox', () => {
     expect(sandbox.started()).toHaveLength(15);
   });
 
+  it('a report write that fails after the job is done: the redelivery writes the report, starting nothing', async () => {
+    const job = await seedUploadJob(jobs, { total: 10, rejected: [] });
+    const failing = {
+      read: bucket.read.bind(bucket),
+      write: async () => {
+        throw new Error('S3 unavailable');
+      },
+    };
+    // The last chunk completes and marks the job done, then the report write fails: the message comes back.
+    await expect(processChunk(deps({ bucket: failing }), job.messages[0]!, 1)).rejects.toThrow(
+      'S3 unavailable',
+    );
+    expect((await jobs.getJob(job.jobId))?.state).toBe('done');
+    expect(await processChunk(deps(), job.messages[0]!, 2)).toEqual({ kind: 'done', outcomes: [] });
+    await expectSound(job);
+    expect(batchCalls(sandbox)).toHaveLength(1);
+  });
+
   it('the same message delivered twice at the same time: one starts it, the other comes back after', async () => {
     const job = await seedUploadJob(jobs, { total: 10, rejected: [] });
     sandbox.setFaults({ latencyMs: 150 });

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { credentialsFromEnv } from '../../lambdas/adapters/credentials';
+import { credentialSourceFromEnv, credentialsFromEnv } from '../../lambdas/adapters/credentials';
+import { danaClientFromEnv } from '../../lambdas/adapters/dana';
 import {
   CachedCredentialSource,
   credentialsFromObject,
@@ -132,6 +133,31 @@ describe('credentialsFromEnv', () => {
     expect(error.message).toContain(variable);
     expect(error.message).not.toContain('hunter2');
     expect(error.message).not.toMatch(/"(username|companyCode|password|clientId|clientSecret|apiVersion)"/);
+  });
+});
+
+describe('tuning variables', () => {
+  const env = { DANA_USERNAME: 'u', DANA_COMPANY_CODE: 'C', DANA_PASSWORD: 'p' };
+
+  it.each(['abc', '2.5', '0', '-1'])(
+    'refuses DANA_TIMEOUT_MS=%s when the client is built, naming it',
+    (value) => {
+      const error = configurationErrorOf(() => danaClientFromEnv({ ...env, DANA_TIMEOUT_MS: value }));
+      expect(error.message).toContain('DANA_TIMEOUT_MS');
+    },
+  );
+
+  it.each(['abc', '-5'])('refuses DANA_SECRET_TTL_SECONDS=%s, naming it', (value) => {
+    const error = configurationErrorOf(() =>
+      credentialSourceFromEnv({ ...env, DANA_SECRET_TTL_SECONDS: value }),
+    );
+    expect(error.message).toContain('DANA_SECRET_TTL_SECONDS');
+  });
+
+  it('takes usable values', async () => {
+    expect(() => danaClientFromEnv({ ...env, DANA_TIMEOUT_MS: '2500' })).not.toThrow();
+    const source = credentialSourceFromEnv({ ...env, DANA_SECRET_TTL_SECONDS: '0' });
+    expect((await source.get()).apiVersion).toBe('1.0');
   });
 });
 

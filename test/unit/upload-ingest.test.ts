@@ -151,6 +151,31 @@ describe('ingestUpload', () => {
     });
   });
 
+  it('writes the report on the retried event when the first ingest failed after marking the job done', async () => {
+    const { bucket, deps } = setup();
+    bucket.put('uploads/1001/all-bad.csv', 'EMAIL,EMAIL\na,b\n');
+    const failing = {
+      read: bucket.read.bind(bucket),
+      write: async () => {
+        throw new Error('S3 unavailable');
+      },
+    };
+    // The job reaches done (every row rejected), then the report write fails: S3 retries the event.
+    await expect(
+      ingestUpload({ ...deps, bucket: failing }, upload('uploads/1001/all-bad.csv')),
+    ).rejects.toThrow('S3 unavailable');
+    const job = asJob(await ingestUpload(deps, upload('uploads/1001/all-bad.csv')));
+    expect(job.state).toBe('done');
+    expect(bucket.text('reports/1001/all-bad.report.csv')).toBe(
+      'row,status,idResult,error\r\n1,rejected,,row 1: header columns 1 and 2: the same field code twice\r\n',
+    );
+    expect(JSON.parse(bucket.text('reports/1001/all-bad.summary.json')!)).toMatchObject({
+      jobId: job.jobId,
+      total: 1,
+      rejected: 1,
+    });
+  });
+
   it('rejects an empty file as a whole: a report with the reason, no job, nothing queued', async () => {
     const { jobs, bucket, queue, deps } = setup();
     bucket.put('uploads/1001/empty.csv', '');
