@@ -72,8 +72,18 @@ export function parseIdempotencyKey(raw: unknown): string | undefined {
   return raw;
 }
 
+/**
+ * Codes already found valid. An upload repeats the same few codes on every row (a million rows, a handful of
+ * codes), and a set lookup is cheaper than the pattern; bounded, so hostile input cannot grow it.
+ */
+const knownFieldCodes = new Set<string>();
+const MAX_KNOWN_FIELD_CODES = 1024;
+
 export function isFieldCode(code: string): boolean {
-  return FIELD_CODE_PATTERN.test(code);
+  if (knownFieldCodes.has(code)) return true;
+  if (!FIELD_CODE_PATTERN.test(code)) return false;
+  if (knownFieldCodes.size < MAX_KNOWN_FIELD_CODES) knownFieldCodes.add(code);
+  return true;
 }
 
 function fieldCodeReason(code: string): string {
