@@ -305,8 +305,17 @@ export class DanaClient {
   }
 
   private async call<T>(request: Request): Promise<DanaAnswer<T>> {
-    const run = (credentials: DanaCredentials) =>
-      withRetries(request.kind, this.policy, (n) => this.attempt<T>(request, credentials, n), this.clock);
+    // One retry budget for the whole call: the loop after a credential refresh gets what is left of it.
+    const began = this.now();
+    const run = (credentials: DanaCredentials) => {
+      const budgetMs = Math.max(0, this.policy.budgetMs - (this.now() - began));
+      return withRetries(
+        request.kind,
+        { ...this.policy, budgetMs },
+        (n) => this.attempt<T>(request, credentials, n),
+        this.clock,
+      );
+    };
     try {
       return await run(await this.options.credentials.get());
     } catch (error) {

@@ -660,3 +660,23 @@ describe('a valid danaparam reaches exactly its own path', () => {
     ]);
   });
 });
+
+describe('one retry budget per call', () => {
+  it('the loop after a credential refresh gets only what is left of the budget', async () => {
+    // The refresh "takes" longer than the whole budget (the clock jumps), so after it there is one attempt only.
+    let offset = 0;
+    const credentials: CredentialSource = {
+      get: async (options) => {
+        if (options?.refresh) offset += 60_000;
+        return BASIC;
+      },
+    };
+    // random 0.5: every backoff delay is above zero, so no retry fits into an exhausted budget.
+    const client = clientFor(credentials, { now: () => Date.now() + offset, random: () => 0.5 });
+    sandbox.setFaults({ unauthorizedNext: 1, failNext: { count: 10, status: 503 } });
+    const error = await danaErrorOf(client.getContactData('lc-1'));
+    expect(error.kind).toBe('upstream_internal');
+    // 401, then one read after the refresh: not the three a fresh budget would allow.
+    expect(apiCalls()).toHaveLength(2);
+  });
+});
