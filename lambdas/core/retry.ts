@@ -14,8 +14,8 @@
  * | unexpected answer (2xx but not JSON)          | never                                | never                  |
  *
  * Delays: full jitter, `random() * min(maxDelayMs, baseDelayMs * 2^retry)`, and no retry that would begin later than
- * `budgetMs` after the first attempt, so a loop ends within `budgetMs` plus one attempt's timeout (the one
- * credential refresh after a 401 runs a second loop).
+ * `budgetMs` after the first attempt, so a loop ends within `budgetMs` plus one attempt's timeout. The one
+ * credential refresh after a 401 runs a second loop with what is left of the same budget (DanaClient.call).
  */
 import { DanaError } from './errors';
 
