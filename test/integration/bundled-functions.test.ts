@@ -26,7 +26,7 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { buildGatewayApp, cdkJsonContext } from '../../infra/gateway-app';
 import type { FunctionName, GatewayStack } from '../../infra/gateway-stack';
@@ -38,6 +38,7 @@ import { ROUTES } from '../../lambdas/http/routes';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { apiGatewayEvent, s3PutEvent, scheduledStartEvent, withHeader } from '../fixtures/events';
 import { createJobsTable } from './job-store-table';
+import { sqsEvent } from './sqs-harness';
 import { batchCalls, expectCompleteReport } from './worker-harness';
 
 const REGION = 'us-east-1';
@@ -264,30 +265,6 @@ async function createLocalResources(): Promise<LocalResources> {
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
   );
   return { tableName, bucketName, queueUrl, queueArn: attributes.Attributes!.QueueArn! };
-}
-
-/** One message as the event source mapping hands it to the worker. */
-function sqsEvent(message: Message): SQSEvent {
-  return {
-    Records: [
-      {
-        messageId: message.MessageId!,
-        receiptHandle: message.ReceiptHandle!,
-        body: message.Body!,
-        attributes: {
-          ApproximateReceiveCount: message.Attributes!.ApproximateReceiveCount!,
-          SentTimestamp: message.Attributes!.SentTimestamp!,
-          SenderId: message.Attributes!.SenderId ?? 'AIDAEXAMPLE',
-          ApproximateFirstReceiveTimestamp: message.Attributes!.ApproximateFirstReceiveTimestamp!,
-        },
-        messageAttributes: {},
-        md5OfBody: message.MD5OfBody!,
-        eventSource: 'aws:sqs',
-        eventSourceARN: local.queueArn,
-        awsRegion: REGION,
-      },
-    ],
-  };
 }
 
 /** Every message now on the chunk queue (received, not yet deleted). */
@@ -549,7 +526,7 @@ describe('the batch pipeline’s bundles, against moto and the sandbox', () => {
 
     // The event source mapping's part: one message per invocation, deleted unless reported as failed.
     for (const message of messages) {
-      const invocation = await invoke('process-chunk', sqsEvent(message));
+      const invocation = await invoke('process-chunk', sqsEvent([message], local.queueArn));
       expect(invocation.outcome, invocation.stack ?? invocation.output).toBe('returned');
       expect((invocation.result as SQSBatchResponse).batchItemFailures).toEqual([]);
       await sqs.send(
@@ -603,7 +580,7 @@ describe('the batch pipeline’s bundles, against moto and the sandbox', () => {
 
     const messages = await receiveAll();
     expect(messages.map((m) => (JSON.parse(m.Body!) as ChunkMessage).jobId)).toEqual([jobId]);
-    const invocation = await invoke('process-chunk', sqsEvent(messages[0]!));
+    const invocation = await invoke('process-chunk', sqsEvent([messages[0]!], local.queueArn));
     expect((invocation.result as SQSBatchResponse).batchItemFailures, invocation.output).toEqual([]);
     await sqs.send(
       new DeleteMessageCommand({ QueueUrl: local.queueUrl, ReceiptHandle: messages[0]!.ReceiptHandle! }),

@@ -38,7 +38,7 @@ import { chunkHandlerFromEnv } from '../../lambdas/process-chunk/handler';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { rememberCredentialsSeenBy } from '../audit/sensitive';
 import { createJobsTable, motoDynamo } from './job-store-table';
-import { arnOf, depth, pump, type ChunkHandler, type TestQueue } from './sqs-harness';
+import { arnOf, createChunkQueues, depth, pump, type ChunkHandler, type TestQueue } from './sqs-harness';
 import { batchCalls, expectCompleteReport } from './worker-harness';
 
 // The handlers' Powertools read these from the process: keep the test output to real failures.
@@ -70,22 +70,7 @@ beforeAll(async () => {
   await s3.send(
     new PutBucketVersioningCommand({ Bucket: bucketName, VersioningConfiguration: { Status: 'Enabled' } }),
   );
-  dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `chunks-dlq-${suffix}` }))).QueueUrl!;
-  const chunksUrl = (
-    await sqs.send(
-      new CreateQueueCommand({
-        QueueName: `chunks-${suffix}`,
-        Attributes: {
-          VisibilityTimeout: '30',
-          RedrivePolicy: JSON.stringify({
-            deadLetterTargetArn: await arnOf(sqs, dlqUrl),
-            maxReceiveCount: MAX_RECEIVE_COUNT,
-          }),
-        },
-      }),
-    )
-  ).QueueUrl!;
-  chunks = { url: chunksUrl, arn: await arnOf(sqs, chunksUrl) };
+  ({ chunks, dlqUrl } = await createChunkQueues(sqs, suffix, MAX_RECEIVE_COUNT));
   notificationsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `uploads-${suffix}` }))).QueueUrl!;
   await s3.send(
     new PutBucketNotificationConfigurationCommand({

@@ -4,6 +4,7 @@
  * visibility the handler changed). Shared by the worker and the end-to-end pipeline tests.
  */
 import {
+  CreateQueueCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
@@ -23,6 +24,27 @@ export async function arnOf(sqs: SQSClient, url: string): Promise<string> {
     new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
   );
   return answer.Attributes!.QueueArn!;
+}
+
+/** A chunk queue with its dead-letter queue, as the stack makes them (redrive after `maxReceiveCount`). */
+export async function createChunkQueues(
+  sqs: SQSClient,
+  suffix: string,
+  maxReceiveCount: number,
+): Promise<{ chunks: TestQueue; dlqUrl: string }> {
+  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `chunks-dlq-${suffix}` }))).QueueUrl!;
+  const url = (
+    await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `chunks-${suffix}`,
+        Attributes: {
+          VisibilityTimeout: '30',
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: await arnOf(sqs, dlqUrl), maxReceiveCount }),
+        },
+      }),
+    )
+  ).QueueUrl!;
+  return { chunks: { url, arn: await arnOf(sqs, url) }, dlqUrl };
 }
 
 /** Messages visible and in flight. */

@@ -5,7 +5,7 @@
  * `npm run redrive`'s function.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
@@ -16,7 +16,7 @@ import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/serve
 import { redrive } from '../../scripts/redrive';
 import { createJobsTable, motoDynamo } from './job-store-table';
 import {
-  arnOf,
+  createChunkQueues,
   chunkLambdaContext,
   depth as queueDepth,
   pump as harnessPump,
@@ -46,22 +46,9 @@ beforeAll(async () => {
   await createJobsTable(dynamo, tableName);
   await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
   const suffix = randomUUID().slice(0, 8);
-  dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `chunks-dlq-${suffix}` }))).QueueUrl!;
-  queueUrl = (
-    await sqs.send(
-      new CreateQueueCommand({
-        QueueName: `chunks-${suffix}`,
-        Attributes: {
-          VisibilityTimeout: '30',
-          RedrivePolicy: JSON.stringify({
-            deadLetterTargetArn: await arnOf(sqs, dlqUrl),
-            maxReceiveCount: MAX_RECEIVE_COUNT,
-          }),
-        },
-      }),
-    )
-  ).QueueUrl!;
-  queueArn = await arnOf(sqs, queueUrl);
+  const created = await createChunkQueues(sqs, suffix, MAX_RECEIVE_COUNT);
+  ({ url: queueUrl, arn: queueArn } = created.chunks);
+  dlqUrl = created.dlqUrl;
   sandbox = await startSandbox();
 });
 afterAll(async () => {
