@@ -192,7 +192,8 @@ export class DanaClient {
   private readonly now: () => number;
   private readonly clock: { now: () => number; random: () => number };
   private token: CachedToken | undefined;
-  private pendingToken: Promise<string> | undefined;
+  /** The token fetch under way, and for which client: a rotated client never shares the old client's fetch. */
+  private pendingToken: { clientId: string; token: Promise<string> } | undefined;
 
   constructor(private readonly options: DanaClientOptions) {
     this.baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
@@ -440,10 +441,15 @@ export class DanaClient {
     const cached = this.token;
     if (cached && cached.clientId === credentials.clientId && this.now() < cached.expiresAt)
       return cached.token;
-    this.pendingToken ??= this.fetchToken(credentials).finally(() => {
-      this.pendingToken = undefined;
-    });
-    return this.pendingToken;
+    if (this.pendingToken?.clientId === credentials.clientId) return this.pendingToken.token;
+    const pending = {
+      clientId: credentials.clientId,
+      token: this.fetchToken(credentials).finally(() => {
+        if (this.pendingToken === pending) this.pendingToken = undefined;
+      }),
+    };
+    this.pendingToken = pending;
+    return pending.token;
   }
 
   private async fetchToken(credentials: ClientCredentials): Promise<string> {

@@ -680,3 +680,32 @@ describe('one retry budget per call', () => {
     expect(apiCalls()).toHaveLength(2);
   });
 });
+
+describe('token fetches during a rotation of API 2.0 clients', () => {
+  it('a call with the new client never shares the old client’s token fetch', async () => {
+    const OLD = { clientId: 'client-old', clientSecret: 'old-client-secret' };
+    const NEW = { clientId: 'client-new', clientSecret: 'new-client-secret' };
+    const rotating = await startSandbox({ clients: [OLD, NEW] });
+    try {
+      const handedOut: DanaCredentials[] = [
+        { apiVersion: '2.0', ...OLD },
+        { apiVersion: '2.0', ...NEW },
+      ];
+      let next = 0;
+      const client = new DanaClient({
+        credentials: { get: async () => handedOut[Math.min(next++, 1)]! },
+        baseUrl: rotating.url,
+        tokenUrl: rotating.tokenUrl,
+        timeoutMs: 2_000,
+      });
+      // Both calls start before either token fetch ends: the second reads the rotated credentials.
+      await Promise.all([client.startList(1001), client.startList(1002)]);
+      const tokenRequests = rotating.received().filter((r) => r.path === '/oauth2/token');
+      const basicOf = (c: { clientId: string; clientSecret: string }) =>
+        'Basic ' + Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64');
+      expect(tokenRequests.map((r) => r.authorization).sort()).toEqual([basicOf(NEW), basicOf(OLD)].sort());
+    } finally {
+      await rotating.close();
+    }
+  });
+});
