@@ -25,14 +25,16 @@ import {
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import type {
-  ChunkClaim,
-  JobOperation,
-  JobSource,
-  JobState,
-  JobStore,
-  JobSummary,
-  RowOutcome,
+import {
+  claimOfHeldChunk,
+  countsDelta,
+  type ChunkClaim,
+  type JobOperation,
+  type JobSource,
+  type JobState,
+  type JobStore,
+  type JobSummary,
+  type RowOutcome,
 } from '../core/jobs';
 import { sleep } from '../core/retry';
 
@@ -64,9 +66,6 @@ const JOB_SK = 'job';
 const chunkSk = (jobId: string, chunkId: string) =>
   `chunk#${chunkId.startsWith(`${jobId}#`) ? chunkId.slice(jobId.length + 1) : chunkId}`;
 const rejectedSk = (firstRow: number) => `rejected#${String(firstRow).padStart(10, '0')}`;
-
-const countOf = (outcomes: RowOutcome[], status: RowOutcome['status']) =>
-  outcomes.filter((o) => o.status === status).length;
 
 function summaryOf(jobId: string, item: Item): JobSummary {
   const finishedAt = str(item.finishedAt);
@@ -247,10 +246,8 @@ export class DynamoJobStore implements JobStore {
       if (!isConditionFailure(error)) throw error;
       const item = error.Item ?? (await this.get(jobId, chunkSk(jobId, chunkId)));
       const state = str(item?.state) as ChunkState | undefined;
-      if (state === 'done') return { kind: 'done' };
-      if (state !== 'claimed') return this.claimChunk(jobId, chunkId, leaseMs); // changed meanwhile: try again
-      const left = num(item?.claimedUntil) - now;
-      return left > 0 ? { kind: 'busy', retryInMs: left } : { kind: 'abandoned' };
+      if (state !== 'done' && state !== 'claimed') return this.claimChunk(jobId, chunkId, leaseMs); // changed meanwhile: try again
+      return claimOfHeldChunk(state, num(item?.claimedUntil), now);
     }
   }
 
@@ -266,8 +263,7 @@ export class DynamoJobStore implements JobStore {
     if (state === 'done' || state === 'dead_lettered') return this.requireJob(jobId);
     // Outcomes already counted (dead-lettered ones a redriven claim replaces) come off the counts.
     const old = JSON.parse(str(chunk?.outcomes) ?? '[]') as RowOutcome[];
-    const started = countOf(outcomes, 'started') - countOf(old, 'started');
-    const failed = countOf(outcomes, 'failed') - countOf(old, 'failed');
+    const { started, failed } = countsDelta(outcomes, old);
     try {
       await this.client.send(
         new TransactWriteItemsCommand({

@@ -3,14 +3,16 @@
  * semantics (claims with leases, completion once, replacement of dead-lettered outcomes, markDone once).
  * Every method mutates synchronously between awaits, so concurrent callers in one process never interleave.
  */
-import type {
-  ChunkClaim,
-  JobOperation,
-  JobSource,
-  JobState,
-  JobStore,
-  JobSummary,
-  RowOutcome,
+import {
+  claimOfHeldChunk,
+  countsDelta,
+  type ChunkClaim,
+  type JobOperation,
+  type JobSource,
+  type JobState,
+  type JobStore,
+  type JobSummary,
+  type RowOutcome,
 } from '../core/jobs';
 
 type ChunkState = 'claimed' | 'released' | 'done' | 'dead_lettered';
@@ -26,9 +28,6 @@ interface JobEntry {
   summary: JobSummary;
   rejected: Map<number, RowOutcome>;
 }
-
-const countOf = (outcomes: RowOutcome[] | undefined, status: RowOutcome['status']) =>
-  (outcomes ?? []).filter((o) => o.status === status).length;
 
 export class MemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, JobEntry>();
@@ -96,9 +95,7 @@ export class MemoryJobStore implements JobStore {
       chunks.set(chunkId, { state: 'claimed', claimedUntil: now + leaseMs, outcomes: chunk?.outcomes });
       return { kind: 'claimed', redriven: chunk?.outcomes !== undefined };
     }
-    if (chunk.state === 'done') return { kind: 'done' };
-    const left = (chunk.claimedUntil ?? 0) - now;
-    return left > 0 ? { kind: 'busy', retryInMs: left } : { kind: 'abandoned' };
+    return claimOfHeldChunk(chunk.state, chunk.claimedUntil ?? 0, now);
   }
 
   async completeChunk(
@@ -111,9 +108,9 @@ export class MemoryJobStore implements JobStore {
     const chunks = this.chunksOf(jobId);
     const chunk = chunks.get(chunkId);
     if (chunk?.state === 'done' || chunk?.state === 'dead_lettered') return { ...summary };
-    const old = chunk?.outcomes;
-    summary.started += countOf(outcomes, 'started') - countOf(old, 'started');
-    summary.failed += countOf(outcomes, 'failed') - countOf(old, 'failed');
+    const delta = countsDelta(outcomes, chunk?.outcomes);
+    summary.started += delta.started;
+    summary.failed += delta.failed;
     chunks.set(chunkId, {
       state: options.deadLettered ? 'dead_lettered' : 'done',
       outcomes: outcomes.map((o) => ({ ...o })),

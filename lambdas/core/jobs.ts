@@ -137,3 +137,29 @@ export interface ObjectStore {
   read(key: string, options?: { versionId?: string }): Promise<AsyncIterable<Uint8Array>>;
   write(key: string, body: string | AsyncIterable<string>, contentType: string): Promise<void>;
 }
+
+/**
+ * What a claim finds on a chunk that is already `done` or `claimed` (both job stores decide the same way): a
+ * claim whose lease still runs is busy; one whose lease ran out was abandoned mid-call.
+ */
+export function claimOfHeldChunk(state: 'done' | 'claimed', claimedUntil: number, now: number): ChunkClaim {
+  if (state === 'done') return { kind: 'done' };
+  const left = claimedUntil - now;
+  return left > 0 ? { kind: 'busy', retryInMs: left } : { kind: 'abandoned' };
+}
+
+/**
+ * How recording a chunk's outcomes moves the job's counts. `replaced`: the outcomes they replace (a redriven
+ * chunk's dead-lettered failures), which come off the counts so that their sum stays the same.
+ */
+export function countsDelta(
+  outcomes: readonly RowOutcome[],
+  replaced: readonly RowOutcome[] = [],
+): { started: number; failed: number } {
+  const count = (list: readonly RowOutcome[], status: RowStatus) =>
+    list.filter((o) => o.status === status).length;
+  return {
+    started: count(outcomes, 'started') - count(replaced, 'started'),
+    failed: count(outcomes, 'failed') - count(replaced, 'failed'),
+  };
+}
