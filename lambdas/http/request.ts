@@ -43,12 +43,17 @@ export interface HttpRequest {
 }
 
 /** A header's value whatever its case; API Gateway keeps the case the caller sent. */
-export function headerValue(event: Pick<APIGatewayProxyEvent, 'headers'>, name: string): string | undefined {
-  const wanted = name.toLowerCase();
+/** The request's headers by lower-case name, read once per request (names are case-insensitive). */
+function headersOf(event: Pick<APIGatewayProxyEvent, 'headers'>): Map<string, string> {
+  const headers = new Map<string, string>();
   for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === wanted && value !== undefined) return value;
+    if (value !== undefined) headers.set(key.toLowerCase(), value);
   }
-  return undefined;
+  return headers;
+}
+
+export function headerValue(event: Pick<APIGatewayProxyEvent, 'headers'>, name: string): string | undefined {
+  return headersOf(event).get(name.toLowerCase());
 }
 
 function parseDebug(raw: string | undefined): boolean | undefined {
@@ -74,7 +79,7 @@ function parseQuery(
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function parseBody(event: APIGatewayProxyEvent, route: RouteSpec): unknown {
+function parseBody(event: APIGatewayProxyEvent, route: RouteSpec, contentType: string | undefined): unknown {
   const raw = event.body;
   if (raw === null || raw === undefined || raw === '') return undefined;
   // A cheap bound first: base64 is 4/3 of the bytes, UTF-8 text at most 3 bytes per UTF-16 unit.
@@ -85,7 +90,6 @@ function parseBody(event: APIGatewayProxyEvent, route: RouteSpec): unknown {
   if (bytes.length > MAX_BODY_BYTES) throw tooLarge();
   if (bytes.length === 0) return undefined;
   if (route.body === 'none') throw new InvalidInputError('body', 'this operation takes no body');
-  const contentType = headerValue(event, 'content-type');
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/json') {
     const sent = mediaType ? `${mediaType.slice(0, 80)} was sent` : 'none was sent';
@@ -138,20 +142,19 @@ export function parseHttpRequest(
   route: RouteSpec,
   requestId: string,
 ): HttpRequest {
-  const prefer = headerValue(event, 'prefer') ?? '';
+  const headers = headersOf(event);
+  const prefer = headers.get('prefer') ?? '';
   const preferAsync = /(^|[,;\s])respond-async($|[,;\s])/i.test(prefer);
   return {
     requestId,
     path: { ...event.pathParameters },
     query: parseQuery(event, route.query),
-    debug: parseDebug(headerValue(event, 'x-debug')),
+    debug: parseDebug(headers.get('x-debug')),
     preferAsync,
     idempotencyKey:
-      route.respondAsync && preferAsync
-        ? parseIdempotencyKey(headerValue(event, 'idempotency-key'))
-        : undefined,
+      route.respondAsync && preferAsync ? parseIdempotencyKey(headers.get('idempotency-key')) : undefined,
     basePath: basePathOf(event),
-    body: parseBody(event, route),
+    body: parseBody(event, route, headers.get('content-type')),
   };
 }
 
