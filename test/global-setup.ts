@@ -1,10 +1,9 @@
 import 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startMotoServer } from './moto-server';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,32 +11,6 @@ declare module 'vitest' {
     /** Where every test worker's stdout/stderr is captured for the log audit (test/audit). */
     logCaptureDir: string;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-async function waitUntilUp(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(`${url}/moto-api/`);
-      await res.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('moto_server did not start within 30 s');
 }
 
 /**
@@ -48,20 +21,10 @@ async function waitUntilUp(url: string, child: ChildProcess): Promise<void> {
 export default async function setup(project: TestProject) {
   const logCaptureDir = mkdtempSync(join(tmpdir(), 'dana-gateway-logs-'));
   project.provide('logCaptureDir', logCaptureDir);
-  let endpoint = process.env.MOTO_ENDPOINT;
-  let child: ChildProcess | undefined;
-  if (!endpoint) {
-    const port = await freePort();
-    endpoint = `http://127.0.0.1:${port}`;
-    child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-    await waitUntilUp(endpoint, child);
-  }
-  project.provide('motoEndpoint', endpoint);
+  const moto = process.env.MOTO_ENDPOINT ? undefined : await startMotoServer();
+  project.provide('motoEndpoint', process.env.MOTO_ENDPOINT ?? moto!.url);
   return async () => {
     rmSync(logCaptureDir, { recursive: true, force: true });
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await moto?.stop();
   };
 }

@@ -35,11 +35,11 @@ import { decodeS3Key, uploadJobId } from '../../lambdas/core/ingest';
 import { reportKeys } from '../../lambdas/core/reports';
 import { ingestDepsFromEnv, ingestUploadHandler } from '../../lambdas/ingest-upload/handler';
 import { chunkHandlerFromEnv } from '../../lambdas/process-chunk/handler';
-import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { rememberCredentialsSeenBy } from '../audit/sensitive';
 import { createJobsTable, motoDynamo } from './job-store-table';
 import { arnOf, createChunkQueues, depth, pump, type ChunkHandler, type TestQueue } from './sqs-harness';
-import { batchCalls, expectCompleteReport } from './worker-harness';
+import { batchCalls, expectCompleteReport, pipelineEnv } from './worker-harness';
 
 // The handlers' Powertools read these from the process: keep the test output to real failures.
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
@@ -88,18 +88,13 @@ beforeAll(async () => {
   );
   sandbox = await startSandbox();
 
-  const env = {
-    JOBS_TABLE_NAME: tableName,
-    QUEUE_URL: chunks.url,
-    BUCKET_NAME: bucketName,
-    MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
-    DANA_RATE_LIMIT_PER_SECOND: '100',
-    DANA_BASE_URL: sandbox.url,
-    DANA_USERNAME: DEMO_USER.username,
-    DANA_COMPANY_CODE: DEMO_USER.companyCode,
-    DANA_PASSWORD: DEMO_USER.password,
-    DANA_TIMEOUT_MS: '2000',
-  };
+  const env = pipelineEnv({
+    tableName,
+    queueUrl: chunks.url,
+    bucketName,
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+    sandbox,
+  });
   const clients = { dynamo, s3, sqs };
   // The handlers' own wiring from their environment, over clients pointed at moto (one DynamoDB request at a
   // time: moto's conditional writes are not atomic across its threads, DynamoDB's are).

@@ -10,7 +10,7 @@ import { DanaClient } from '../../lambdas/core/dana-client';
 import type { ChunkMessage, JobStore, ObjectStore, RowOutcome } from '../../lambdas/core/jobs';
 import { reportKeys, type ReportSummary } from '../../lambdas/core/reports';
 import { processChunk, type ChunkResult, type WorkerDeps } from '../../lambdas/core/worker';
-import type { Sandbox } from '../../local/sandbox/server';
+import { DEMO_USER, type Sandbox } from '../../local/sandbox/server';
 
 export class MemoryBucket implements ObjectStore {
   readonly objects = new Map<string, { body: string; contentType: string }>();
@@ -233,3 +233,25 @@ export async function runQueue(
 /** The sandbox's batch calls (start/list/data), refused or not. */
 export const batchCalls = (sandbox: Sandbox) =>
   sandbox.received().filter((r) => r.path.endsWith('/start/list/data'));
+
+/** The batch functions' environment for tests on moto, with the sandbox as DANAConnect (demo API 1.0 user). */
+export function pipelineEnv(p: {
+  tableName: string;
+  queueUrl: string;
+  bucketName: string;
+  maxReceiveCount: number;
+  sandbox: Sandbox;
+}): Record<string, string> {
+  return {
+    JOBS_TABLE_NAME: p.tableName,
+    QUEUE_URL: p.queueUrl,
+    BUCKET_NAME: p.bucketName,
+    MAX_RECEIVE_COUNT: String(p.maxReceiveCount),
+    DANA_RATE_LIMIT_PER_SECOND: '100',
+    DANA_BASE_URL: p.sandbox.url,
+    DANA_USERNAME: DEMO_USER.username,
+    DANA_COMPANY_CODE: DEMO_USER.companyCode,
+    DANA_PASSWORD: DEMO_USER.password,
+    DANA_TIMEOUT_MS: '2000',
+  };
+}

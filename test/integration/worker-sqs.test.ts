@@ -12,7 +12,7 @@ import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store';
 import { SqsChunkQueue } from '../../lambdas/adapters/sqs-queue';
 import { chunkHandlerFromEnv } from '../../lambdas/process-chunk/handler';
-import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { redrive } from '../../scripts/redrive';
 import { createJobsTable, motoDynamo } from './job-store-table';
 import {
@@ -24,7 +24,7 @@ import {
   type ChunkHandler as Handler,
   type TestQueue,
 } from './sqs-harness';
-import { batchCalls, expectCompleteReport, seedUploadJob } from './worker-harness';
+import { batchCalls, expectCompleteReport, pipelineEnv, seedUploadJob } from './worker-harness';
 
 // The handler's Powertools read these from the process: keep the test output to real failures.
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
@@ -64,18 +64,7 @@ const pump = (handler: Handler, done: () => Promise<boolean>) => harnessPump(sqs
 
 function handlerFor(): Handler {
   return chunkHandlerFromEnv(
-    {
-      JOBS_TABLE_NAME: tableName,
-      QUEUE_URL: queueUrl,
-      BUCKET_NAME: bucketName,
-      MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
-      DANA_RATE_LIMIT_PER_SECOND: '100',
-      DANA_BASE_URL: sandbox.url,
-      DANA_USERNAME: DEMO_USER.username,
-      DANA_COMPANY_CODE: DEMO_USER.companyCode,
-      DANA_PASSWORD: DEMO_USER.password,
-      DANA_TIMEOUT_MS: '2000',
-    },
+    pipelineEnv({ tableName, queueUrl, bucketName, maxReceiveCount: MAX_RECEIVE_COUNT, sandbox }),
     // Seconds, not minutes, between tries: the values themselves are checked in the unit tests.
     { clients: { dynamo, s3, sqs }, worker: { redelivery: { baseDelayMs: 1_000, maxDelayMs: 2_000 } } },
   ) as Handler;
