@@ -14,7 +14,7 @@ console.log(`DANAConnect sandbox listening on ${sandbox.url}
   API 1.0: ${sandbox.url}/api/1.0/rest   HTTP Basic ${DEMO_USER.username}@${DEMO_USER.companyCode}:${DEMO_USER.password}
   API 2.0: ${sandbox.url}/api/2.0/rest   token from ${sandbox.tokenUrl}, client ${DEMO_CLIENT.clientId} / ${DEMO_CLIENT.clientSecret}
   Conversations 1001, 1002, 1003; project 77 starts 1001. New records get link codes lc-<recordId>.
-  Control: ${sandbox.url}/__sandbox/{faults,received,started,duplicates,reset,link-codes,rotate}`);
+  Control: ${sandbox.url}/__sandbox/{faults,fault-stats,received,started,duplicates,start-counts,records,reset,link-codes,rotate}`);
 
 let stopping = false;
 async function stop(signal: string) {
