@@ -8,6 +8,9 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
 export AWS_ENDPOINT_URL_STS=http://127.0.0.1:9
 out=${1:-cdk.out}
+# cfn-lint is found, or installed into .venv/ (scripts/python-tool.ts), before the synth rather than after it: a
+# machine without it learns at once, from one line that says how to fix it.
+node_modules/.bin/tsx scripts/python-tool.ts cfn-lint >/dev/null
 rm -rf "$out"
 npx cdk synth --quiet --no-notices --output "$out"
 scripts/cfn-lint.sh "$out"
