@@ -7,6 +7,7 @@ import {
   CachedCredentialSource,
   credentialsFromObject,
   parseSecret,
+  type CredentialLoader,
   type CredentialSource,
   type DanaCredentials,
 } from '../core/credentials';
@@ -14,13 +15,35 @@ import { ConfigurationError } from '../core/errors';
 
 export const DEFAULT_SECRET_TTL_MS = 5 * 60_000;
 
-/** Reads the secret's current value. One client per environment, so its connection is reused. */
+/**
+ * The Secrets Manager client's own limits, per SDK attempt. Without them a read that hangs waits for the SDK's
+ * default socket timeout (minutes). Connecting to a regional endpoint takes milliseconds, GetSecretValue answers
+ * in tens of them: 2 s and 5 s are generous, and the invocation's deadline (the abort signal) cuts in sooner
+ * when less is left. `throwOnRequestTimeout`: without it the SDK only logs a warning when `requestTimeout` passes.
+ */
+export const SECRETS_MANAGER_TIMEOUTS = {
+  connectionTimeout: 2_000,
+  requestTimeout: 5_000,
+  throwOnRequestTimeout: true,
+} as const;
+
+/** The Secrets Manager client of this execution environment, with connection and request timeouts. */
+export function secretsManagerClient(): SecretsManagerClient {
+  return new SecretsManagerClient({ requestHandler: { ...SECRETS_MANAGER_TIMEOUTS } });
+}
+
+/**
+ * Reads the secret's current value. One client per environment, so its connection is reused. The caller's abort
+ * signal (the invocation's deadline) is the SDK's `abortSignal`: it ends the read, its retries and their waits.
+ */
 export function secretsManagerLoader(
   secretId: string,
-  client: SecretsManagerClient = new SecretsManagerClient({}),
-): () => Promise<DanaCredentials> {
-  return async () => {
-    const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+  client: SecretsManagerClient = secretsManagerClient(),
+): CredentialLoader {
+  return async (signal) => {
+    const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }), {
+      abortSignal: signal,
+    });
     return parseSecret(secretId, answer.SecretString);
   };
 }

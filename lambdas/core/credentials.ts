@@ -21,10 +21,23 @@ export interface ClientCredentials {
 
 export type DanaCredentials = BasicCredentials | ClientCredentials;
 
-/** The port the client reads credentials through. `refresh` bypasses any cache (after a 401). */
-export interface CredentialSource {
-  get(options?: { refresh?: boolean }): Promise<DanaCredentials>;
+export interface CredentialReadOptions {
+  /** Bypass any cache (after a 401). */
+  refresh?: boolean;
+  /**
+   * Ends the wait when it fires (the invocation's deadline): `get` rejects with the signal's reason, and a read it
+   * started (the Secrets Manager call) is aborted with it.
+   */
+  signal?: AbortSignal;
 }
+
+/** The port the client reads credentials through. */
+export interface CredentialSource {
+  get(options?: CredentialReadOptions): Promise<DanaCredentials>;
+}
+
+/** Loads the current credentials; `signal` aborts the read (Secrets Manager: the SDK's `abortSignal`). */
+export type CredentialLoader = (signal?: AbortSignal) => Promise<DanaCredentials>;
 
 const BASIC_KEYS = ['username', 'companyCode', 'password'] as const;
 const CLIENT_KEYS = ['clientId', 'clientSecret'] as const;
@@ -82,9 +95,22 @@ export function parseSecret(secretId: string, secretString: string | undefined):
   return credentialsFromObject(source, parsed as Record<string, unknown>);
 }
 
+/** `promise`, unless `signal` fires first: then its reason (a TimeoutError for AbortSignal.timeout). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /**
  * Caches what `load` returns for `ttlMs`, per execution environment. Concurrent callers share one load.
  * `get({ refresh: true })` loads again at once: that is how a rotated secret is picked up after a 401.
+ * A caller's `signal` bounds its own wait; the load it starts is sent with that signal, so a read that outlives
+ * the invocation's deadline is aborted rather than left running into the next one.
  */
 export class CachedCredentialSource implements CredentialSource {
   private value: DanaCredentials | undefined;
@@ -92,15 +118,15 @@ export class CachedCredentialSource implements CredentialSource {
   private pending: Promise<DanaCredentials> | undefined;
 
   constructor(
-    private readonly load: () => Promise<DanaCredentials>,
+    private readonly load: CredentialLoader,
     private readonly ttlMs = 5 * 60_000,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async get(options: { refresh?: boolean } = {}): Promise<DanaCredentials> {
+  async get(options: CredentialReadOptions = {}): Promise<DanaCredentials> {
     if (!options.refresh && this.value && this.now() - this.loadedAt < this.ttlMs) return this.value;
-    if (this.pending) return this.pending;
-    this.pending = this.load()
+    if (options.signal?.aborted) throw options.signal.reason;
+    this.pending ??= this.load(options.signal)
       .then((value) => {
         this.value = value;
         this.loadedAt = this.now();
@@ -109,6 +135,6 @@ export class CachedCredentialSource implements CredentialSource {
       .finally(() => {
         this.pending = undefined;
       });
-    return this.pending;
+    return untilAborted(this.pending, options.signal);
   }
 }

@@ -18,9 +18,12 @@ export interface Deadline {
 /** What the function keeps back for itself after the last step: shaping and sending its answer, logging. */
 export const DEADLINE_RESERVE_MS = 1_000;
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function deadlineAt(at: number, now: () => number = Date.now): Deadline {
   const remainingMs = () => Math.max(0, at - now());
-  const budgetFor = (stepLimitMs: number) => Math.max(0, Math.min(stepLimitMs, remainingMs()));
+  // Timers take at most 2^31 - 1 ms; a longer one fires at once.
+  const budgetFor = (stepLimitMs: number) => Math.max(0, Math.min(stepLimitMs, remainingMs(), MAX_TIMER_MS));
   return {
     at,
     remainingMs,

@@ -5,6 +5,7 @@
  * | error class                                   | start (POST)                         | read (GET data, token) |
  * |-----------------------------------------------|--------------------------------------|------------------------|
  * | network, request never sent (refused, DNS, connect timeout) | retry                  | retry                  |
+ * | any failure before a byte of the request was written (e.g. a TLS handshake reset) | retry | retry         |
  * | 429 throttled                                 | retry after max(Retry-After, backoff), if within the budget | same |
  * | 401 / 403 unauthorized (API or token endpoint) | once: fresh secret (and token), then retry once | same        |
  * | 400 / other 4xx illegal argument              | never                                | never                  |
@@ -12,11 +13,16 @@
  * | timeout after the request was sent            | never (outcome unknown)              | retry                  |
  * | network, connection lost after sending        | never (outcome unknown)              | retry                  |
  * | unexpected answer (2xx but not JSON)          | never                                | never                  |
+ * | the invocation's deadline spent before sending | never (not sent; no time left)      | never                  |
  *
  * Delays: full jitter, `random() * min(maxDelayMs, baseDelayMs * 2^retry)`, and no retry that would begin later than
  * `budgetMs` after the first attempt, so a loop ends within `budgetMs` plus one attempt's timeout. The one
  * credential refresh after a 401 runs a second loop with what is left of the same budget (DanaClient.call).
+ *
+ * A call may also carry the invocation's deadline (./deadline.ts). The loop never sleeps into it: a retry is
+ * scheduled only when, after its delay, at least MIN_ATTEMPT_MS of the deadline are left for the attempt.
  */
+import { NO_DEADLINE, type Deadline } from './deadline';
 import { DanaError } from './errors';
 
 export type CallKind = 'start' | 'read';
@@ -36,6 +42,12 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxDelayMs: 2_000,
   budgetMs: 10_000,
 };
+
+/**
+ * The least time an attempt is begun with. An attempt with less would most likely be cut after its request was
+ * sent, which for a start turns a clean "not sent" into an unknown outcome; better not to send it at all.
+ */
+export const MIN_ATTEMPT_MS = 500;
 
 /** Whether repeating this call after this error could not start anyone twice. */
 export function isRetryable(error: DanaError, kind: CallKind): boolean {
@@ -60,7 +72,10 @@ export function backoffDelay(retry: number, policy: RetryPolicy, random: () => n
   return Math.floor(random() * ceiling);
 }
 
-/** How long to wait before the next attempt, or undefined when there should be none. */
+/**
+ * How long to wait before the next attempt, or undefined when there should be none. `remainingMs` is what is left
+ * of the invocation's deadline: the wait plus MIN_ATTEMPT_MS must fit into it.
+ */
 export function nextDelay(
   error: DanaError,
   kind: CallKind,
@@ -68,9 +83,11 @@ export function nextDelay(
   elapsedMs: number,
   policy: RetryPolicy,
   random: () => number = Math.random,
+  remainingMs = Number.POSITIVE_INFINITY,
 ): number | undefined {
   if (attempt >= policy.maxAttempts || !isRetryable(error, kind)) return undefined;
   const delay = Math.max(error.retryAfterMs ?? 0, backoffDelay(attempt - 1, policy, random));
+  if (delay + MIN_ATTEMPT_MS > remainingMs) return undefined;
   return elapsedMs + delay <= policy.budgetMs ? delay : undefined;
 }
 
@@ -78,23 +95,60 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /**
  * Runs `attempt` until it succeeds or the policy says stop. The single retry loop of the client: DanaErrors
- * are retried by the table above, anything else is thrown at once.
+ * are retried by the table above, anything else is thrown at once. When the deadline leaves no room for another
+ * attempt, the last error is thrown as it is (a 429 stays a 429: the caller learns when to come back).
  */
 export async function withRetries<T>(
   kind: CallKind,
   policy: RetryPolicy,
   attempt: (n: number) => Promise<T>,
   clock: { now: () => number; random: () => number } = { now: Date.now, random: Math.random },
+  deadline: Deadline = NO_DEADLINE,
+): Promise<T> {
+  return retryLoop(
+    attempt,
+    (error, n, elapsedMs) =>
+      error instanceof DanaError
+        ? nextDelay(error, kind, n, elapsedMs, policy, clock.random, deadline.remainingMs())
+        : undefined,
+    clock,
+  );
+}
+
+/**
+ * The one retry loop under every retry in the gateway (DANAConnect calls above, the AWS adapters' transient
+ * failures, SQS and DynamoDB partial failures): runs `attempt` until it succeeds or `delayAfter` says stop
+ * (undefined), sleeping the delay it names in between. Callers decide what is retryable; the loop only loops.
+ */
+export async function retryLoop<T>(
+  attempt: (n: number) => Promise<T>,
+  delayAfter: (error: unknown, n: number, elapsedMs: number) => number | undefined,
+  clock: { now: () => number; sleep?: (ms: number) => Promise<void> } = { now: Date.now },
 ): Promise<T> {
   const started = clock.now();
   for (let n = 1; ; n++) {
     try {
       return await attempt(n);
     } catch (error) {
-      if (!(error instanceof DanaError)) throw error;
-      const delay = nextDelay(error, kind, n, clock.now() - started, policy, clock.random);
+      const delay = delayAfter(error, n, clock.now() - started);
       if (delay === undefined) throw error;
-      await sleep(delay);
+      await (clock.sleep ?? sleep)(delay);
     }
   }
+}
+
+/**
+ * The delay before retry `n + 1` under `policy` (full jitter), or undefined when the attempts or the budget are
+ * spent. `notBefore` (e.g. a Retry-After) is a floor on the delay.
+ */
+export function policyDelay(
+  n: number,
+  elapsedMs: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+  notBefore = 0,
+): number | undefined {
+  if (n >= policy.maxAttempts) return undefined;
+  const delay = Math.max(notBefore, backoffDelay(n - 1, policy, random));
+  return elapsedMs + delay <= policy.budgetMs ? delay : undefined;
 }

@@ -11,7 +11,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { credentialSourceFromEnv, secretsManagerLoader } from '../../lambdas/adapters/credentials';
+import {
+  credentialSourceFromEnv,
+  SECRETS_MANAGER_TIMEOUTS,
+  secretsManagerClient,
+  secretsManagerLoader,
+} from '../../lambdas/adapters/credentials';
 import { CachedCredentialSource } from '../../lambdas/core/credentials';
 import { DanaClient } from '../../lambdas/core/dana-client';
 import { ConfigurationError } from '../../lambdas/core/errors';
@@ -70,6 +75,35 @@ describe('secretsManagerLoader against moto', () => {
       (e: unknown) => e,
     );
     expect((error as Error).name).toBe('ResourceNotFoundException');
+  });
+});
+
+describe('the time a Secrets Manager read may take', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('the environment’s client has connection and request timeouts, and a passed request timeout throws', async () => {
+    vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', endpoint);
+    const own = secretsManagerClient();
+    try {
+      const id = await createSecret(DEMO_USER);
+      await expect(secretsManagerLoader(id, own)()).resolves.toMatchObject({ apiVersion: '1.0' });
+      // The handler (the SDK's NodeHttpHandler) resolves its configuration on first use.
+      const handler = own.config.requestHandler as unknown as { httpHandlerConfigs(): object };
+      expect(handler.httpHandlerConfigs()).toMatchObject(SECRETS_MANAGER_TIMEOUTS);
+      expect(SECRETS_MANAGER_TIMEOUTS.throwOnRequestTimeout).toBe(true);
+    } finally {
+      own.destroy();
+    }
+  });
+
+  it('the read is sent with the caller’s abort signal (the invocation’s deadline)', async () => {
+    const id = await createSecret(DEMO_USER);
+    const error = await secretsManagerLoader(id, client)(AbortSignal.abort()).catch((e: unknown) => e);
+    expect((error as Error).name).toBe('AbortError');
+    // The same loader without a signal reads the secret.
+    await expect(secretsManagerLoader(id, client)()).resolves.toMatchObject({ apiVersion: '1.0' });
   });
 });
 

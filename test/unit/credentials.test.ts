@@ -139,7 +139,8 @@ describe('credentialsFromEnv', () => {
 describe('tuning variables', () => {
   const env = { DANA_USERNAME: 'u', DANA_COMPANY_CODE: 'C', DANA_PASSWORD: 'p' };
 
-  it.each(['abc', '2.5', '0', '-1'])(
+  // 2147483648 is past Node's longest timer: AbortSignal.timeout would fire after 1 ms.
+  it.each(['abc', '2.5', '0', '-1', '2147483648'])(
     'refuses DANA_TIMEOUT_MS=%s when the client is built, naming it',
     (value) => {
       const error = configurationErrorOf(() => danaClientFromEnv({ ...env, DANA_TIMEOUT_MS: value }));
@@ -218,5 +219,31 @@ describe('CachedCredentialSource', () => {
     await expect(cached.get()).rejects.toThrow('secrets unavailable');
     expect(await cached.get()).toEqual(first);
     expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('a caller’s signal ends its own wait with the signal’s reason; the load it starts is given that signal', async () => {
+    let given: AbortSignal | undefined;
+    const load = vi.fn((signal?: AbortSignal) => {
+      given = signal;
+      return new Promise<DanaCredentials>(() => undefined); // a read that never answers
+    });
+    const cached = new CachedCredentialSource(load, 1_000);
+    const controller = new AbortController();
+    const waiting = cached.get({ signal: controller.signal });
+    controller.abort(new Error('deadline reached'));
+    await expect(waiting).rejects.toThrow('deadline reached');
+    expect(given).toBe(controller.signal);
+  });
+
+  it('an aborted signal is refused before loading, but a fresh cached value is still served', async () => {
+    const load = vi.fn(async () => first);
+    const cached = new CachedCredentialSource(load, 60_000);
+    const spent = AbortSignal.abort(new Error('no time left'));
+    await expect(cached.get({ signal: spent })).rejects.toThrow('no time left');
+    expect(load).not.toHaveBeenCalled();
+    await cached.get();
+    await expect(cached.get({ signal: spent })).resolves.toEqual(first);
+    await expect(cached.get({ refresh: true, signal: spent })).rejects.toThrow('no time left');
+    expect(load).toHaveBeenCalledTimes(1);
   });
 });

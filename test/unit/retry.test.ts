@@ -1,9 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DanaError, type DanaErrorKind, type Delivery } from '../../lambdas/core/errors';
+import { deadlineAt } from '../../lambdas/core/deadline';
 import {
   backoffDelay,
   DEFAULT_RETRY_POLICY,
   isRetryable,
+  MIN_ATTEMPT_MS,
   nextDelay,
   withRetries,
   type CallKind,
@@ -138,6 +140,37 @@ describe('withRetries', () => {
     await expect(
       withRetries('read', policy, attempt, { now: () => now, random: () => 0 }),
     ).rejects.toBeInstanceOf(DanaError);
+    expect(attempt).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('the invocation’s deadline', () => {
+  const policy: RetryPolicy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1_000, budgetMs: 60_000 };
+  const half = () => 0.5;
+  const transient = danaError('network', 'no');
+
+  it.each([
+    ['no deadline', Number.POSITIVE_INFINITY, 50],
+    ['the wait and a whole attempt fit', 50 + MIN_ATTEMPT_MS, 50],
+    ['the wait fits, the attempt after it would not', 49 + MIN_ATTEMPT_MS, undefined],
+    ['a Retry-After longer than what is left', 1_000, undefined],
+  ] as [string, number, number | undefined][])('nextDelay: %s', (_name, remainingMs, expected) => {
+    const error = _name.startsWith('a Retry-After') ? danaError('throttled', 'no', 900) : transient;
+    expect(nextDelay(error, 'start', 1, 0, policy, half, remainingMs)).toBe(expected);
+  });
+
+  it('withRetries stops when the deadline leaves no room for another attempt, and throws the last error', async () => {
+    let now = 0;
+    const errors = [1, 2, 3, 4, 5].map(() => danaError('network', 'no'));
+    const attempt = vi.fn(async (n: number) => {
+      now += 300; // each attempt takes 300 ms of the 1 s left
+      throw errors[n - 1];
+    });
+    const clock = { now: () => now, random: () => 0 };
+    await expect(withRetries('read', policy, attempt, clock, deadlineAt(1_000, clock.now))).rejects.toBe(
+      errors[1],
+    );
+    // 300 ms in, 700 left: another attempt fits; 600 ms in, 400 left: it does not.
     expect(attempt).toHaveBeenCalledTimes(2);
   });
 });
