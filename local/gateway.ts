@@ -4,7 +4,9 @@
  * Lambda, and the handler's proxy result becomes the HTTP answer.
  *
  * It does not authenticate callers (in AWS, API Gateway does, with IAM): it listens on loopback only, and when
- * LOCAL_API_KEY is set it requires a matching `x-api-key` header. It logs one readable line per request: method,
+ * LOCAL_API_KEY is set it requires a matching `x-api-key` header. Every request comes from the one local caller
+ * (LOCAL_CALLER_ARN in `requestContext.identity.userArn`, where API Gateway puts the SigV4 principal), which is
+ * what an `Idempotency-Key` is scoped to. It logs one readable line per request: method,
  * path (ids only; link codes are masked), status and milliseconds. Never bodies or query values.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -21,6 +23,8 @@ export const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const HANDLER_TIMEOUT_MS = 29_000;
 const STAGE = 'local';
 const ACCOUNT_ID = '123456789012';
+/** The one local caller, as API Gateway names an IAM user it authenticated. */
+export const LOCAL_CALLER_ARN = `arn:aws:iam::${ACCOUNT_ID}:user/local-caller`;
 
 type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown>;
 
@@ -200,7 +204,7 @@ export function toProxyEvent(
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
         user: null,
         userAgent: req.headers['user-agent'] ?? null,
-        userArn: null,
+        userArn: LOCAL_CALLER_ARN,
       },
       // As on a custom domain: the local URL has no stage segment, so links the handlers build (Location) need
       // no prefix. On the execute-api domain this is `/<stage><path>`.

@@ -4,7 +4,8 @@
  * (ingestUpload over a FolderObjectStore), its chunks go through a MemoryChunkQueue (SQS semantics: receive
  * counts, delays, dead letters) to core/worker.ts processChunk (a MemoryRateLimiter, a MemoryJobStore and the
  * worker's DanaClient, pointed at the same DANAConnect or sandbox as the gateway), and the reports land under
- * `$LOCAL_BUCKET_DIR/reports/`. The async HTTP routes and GET /jobs use the same store and queue (see jobDeps).
+ * `$LOCAL_BUCKET_DIR/reports/`. The async HTTP routes and GET /jobs use the same store and queue (see jobDeps),
+ * and the async routes keep their `Idempotency-Key` records in a MemoryIdempotencyStore.
  *
  * Watching: the folder is polled (default every 500 ms); a file is taken once its size and mtime were the same
  * on two polls in a row, so a file still being copied is not read half-written. Its etag is `<mtime>-<size>`,
@@ -22,6 +23,7 @@ import { join, relative, sep } from 'node:path';
 import { danaClientFromEnv } from '../lambdas/adapters/dana';
 import { FolderObjectStore } from '../lambdas/adapters/folder-object-store';
 import type { LocalJobDeps } from '../lambdas/adapters/job-deps';
+import { MemoryIdempotencyStore } from '../lambdas/adapters/memory-idempotency-store';
 import { MemoryJobStore } from '../lambdas/adapters/memory-job-store';
 import { MemoryChunkQueue, type MemoryQueueOptions } from '../lambdas/adapters/memory-queue';
 import { errorClass } from '../lambdas/core/errors';
@@ -57,7 +59,9 @@ export interface Pipeline {
   jobs: MemoryJobStore;
   queue: MemoryChunkQueue;
   bucket: FolderObjectStore;
-  /** What the gateway installs so the async routes and GET /jobs use this store and queue. */
+  /** The async routes' `Idempotency-Key` records (in memory, like the jobs they point at). */
+  idempotency: MemoryIdempotencyStore;
+  /** What the gateway installs so the async routes and GET /jobs use this store, queue and idempotency records. */
   jobDeps: LocalJobDeps;
   close(): Promise<void>;
 }
@@ -104,6 +108,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   await mkdir(join(bucket.root, 'reports'), { recursive: true });
 
   const jobs = new MemoryJobStore();
+  const idempotency = new MemoryIdempotencyStore();
   const worker: Omit<WorkerDeps, 'leaseMs'> = {
     // As in the process-chunk Lambda: the worker, not the client, decides about retries.
     client: danaClientFromEnv(env, { retry: WORKER_CLIENT_RETRY }),
@@ -240,7 +245,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     jobs,
     queue,
     bucket,
-    jobDeps: { jobs, queue },
+    idempotency,
+    jobDeps: { jobs, queue, idempotency },
     async close() {
       closed = true;
       // No new deliveries; an ingest still sending chunks fails fast on the closed queue.

@@ -1,15 +1,17 @@
 /**
  * Jobs of the async HTTP API (`Prefer: respond-async`) and what `GET /jobs/{jobId}` answers, pure over the
- * JobStore and ChunkQueue ports: the records a request would have started synchronously become one chunk of
- * one job (at most 10 rows, DANAConnect's batch limit, so never more than one message), which the same worker
- * as uploads starts later, paced and exactly once.
+ * JobStore, ChunkQueue and IdempotencyStore ports: the records a request would have started synchronously become
+ * one chunk of one job (at most 10 rows, DANAConnect's batch limit, so never more than one message), which the
+ * same worker as uploads starts later, paced and exactly once.
  *
- * Job ids: with an `Idempotency-Key`, derived from the route and the key, so a client retrying the same request
- * gets the same job and nothing is started twice; the key alone identifies the request (its body is not
- * compared: a key must not be reused for a different request). Without one, random. Both are 32 lowercase hex
- * digits, like upload job ids (see validation.ts parseJobId).
+ * Job ids are always random: 32 lowercase hex digits, like upload job ids (see validation.ts parseJobId), so
+ * knowing a request (or its `Idempotency-Key`) never tells anyone its job id. With an `Idempotency-Key`, the
+ * key, scoped to the caller, method and path, is recorded with the body's fingerprint and the job id
+ * (./idempotency.ts): a retry of the same request (even concurrent, even after it finished) gets the same job and
+ * starts nothing twice; the same key with another body is refused (422) and starts nothing.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { jobIdForKey, type IdempotencyStore, type IdempotentRequest } from './idempotency';
 import type { ChunkQueue, JobOperation, JobStore, JobSummary, RowOutcome } from './jobs';
 import { hasAllOutcomes } from './reports';
 import { chunkId } from './upload/chunker';
@@ -22,28 +24,47 @@ export interface ApiJobRequest {
   records: DanaRecord[];
 }
 
-/** The job of a request: the same route and idempotency key always give the same id. */
-export function apiJobId(route: string, idempotencyKey?: string): string {
-  if (idempotencyKey === undefined) return randomBytes(16).toString('hex');
-  return createHash('sha256')
-    .update(JSON.stringify(['api', route, idempotencyKey]))
-    .digest('hex')
-    .slice(0, 32);
+/** A new job id: random, 32 lowercase hex digits. */
+export function newApiJobId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** What submitApiJob needs; `idempotency` only for requests with an `Idempotency-Key`. */
+export interface ApiJobDeps {
+  jobs: JobStore;
+  queue: ChunkQueue;
+  idempotency?: IdempotencyStore;
 }
 
 /**
- * Creates the job, queues its one chunk and ends its ingest; returns the job as it stands. Idempotent: a retry
- * of a job already `running` or `done` changes nothing, one still `ingesting` (an earlier attempt failed half
- * way) re-sends the same chunk, which the worker starts at most once (chunk ids are deterministic).
- * Nothing here talks to DANAConnect.
+ * Submits a request's job: a new one, or, with an `Idempotency-Key` (`idempotent`), the job the key already
+ * stands for (see ./idempotency.ts; a key reused for another body throws the 422 before anything is created).
+ * Returns the job as it stands.
  */
 export async function submitApiJob(
+  deps: ApiJobDeps,
+  route: string,
+  request: ApiJobRequest,
+  idempotent?: IdempotentRequest,
+): Promise<JobSummary> {
+  if (idempotent === undefined) return startApiJob(deps, route, request, newApiJobId());
+  if (!deps.idempotency) throw new Error('an Idempotency-Key needs an idempotency store');
+  const { jobId } = await jobIdForKey(deps.idempotency, idempotent, newApiJobId);
+  return startApiJob(deps, route, request, jobId);
+}
+
+/**
+ * Creates the job `jobId`, queues its one chunk and ends its ingest; returns the job as it stands. Idempotent
+ * per job id: a job already `running` or `done` is left as it is, one still `ingesting` (an earlier attempt
+ * stopped half way, or a concurrent one is in the middle) gets the same chunk again, which the worker starts at
+ * most once (chunk ids are deterministic). Nothing here talks to DANAConnect.
+ */
+export async function startApiJob(
   deps: { jobs: JobStore; queue: ChunkQueue },
   route: string,
   request: ApiJobRequest,
-  idempotencyKey?: string,
+  jobId: string,
 ): Promise<JobSummary> {
-  const jobId = apiJobId(route, idempotencyKey);
   const { operation, records } = request;
   const state = await deps.jobs.createJob({ jobId, source: 'api', operation, name: route });
   let job: JobSummary | undefined;

@@ -100,6 +100,15 @@ export const GATEWAY_ERRORS = {
     status: 415,
     description: 'Content-Type must be application/json',
   },
+  /**
+   * An `Idempotency-Key` this caller already used on this method and path with another body (the IETF
+   * Idempotency-Key draft's 422): the request is refused and nothing is started.
+   */
+  IDEMPOTENCY_KEY_REUSED: {
+    idError: 9422,
+    status: 422,
+    description: 'Idempotency-Key already used for another request',
+  },
   THROTTLED: { idError: 9429, status: 429, description: 'Too many requests' },
   INTERNAL: { idError: 9500, status: 500, description: 'Internal gateway error' },
   /** `Prefer: respond-async` on a deployment without a job store and queue (JOBS_TABLE_NAME, QUEUE_URL). */

@@ -11,7 +11,9 @@
  * `Prefer: respond-async` on a route with respondAsync: the input is validated by the route's own `parse`, exactly
  * as for a synchronous call, then becomes a job (../core/api-jobs.ts) whose chunk goes to the queue; the answer is
  * 202 with `Location: <base path>/jobs/{jobId}`. Nothing reaches DANAConnect on that path. A deployment without
- * JOBS_TABLE_NAME / QUEUE_URL answers 501 NOT_IMPLEMENTED.
+ * JOBS_TABLE_NAME / QUEUE_URL answers 501 NOT_IMPLEMENTED. An `Idempotency-Key` is scoped to the authenticated
+ * caller, the method and the path with its ids, and bound to the body's fingerprint (../core/idempotency.ts):
+ * the same request again gets the same job (202), the same key with another body 422 (`idError` 9422).
  *
  * What is logged: route, method, status, duration, error class, and for DANAConnect errors their kind, status,
  * `idError` and delivery. Never bodies, field values, link codes, headers, credentials or tokens: an invalid
@@ -24,7 +26,9 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { jobLocation, submitApiJob, type ApiJobRequest } from '../core/api-jobs';
+import type { IdempotencyStore, IdempotentRequest } from '../core/idempotency';
 import type { CallOptions, DanaAnswer, DanaClient, DanaClientOptions } from '../core/dana-client';
+import { deadlineOf } from '../core/deadline';
 import {
   ConfigurationError,
   describeError,
@@ -82,7 +86,15 @@ export interface DoorwayJobDeps {
   jobs?: () => JobStore;
   /** Every respondAsync route. */
   queue?: () => ChunkQueue;
+  /** Every respondAsync route: where `Idempotency-Key`s are recorded (../adapters/job-deps.ts idempotencyStoreFromEnv). */
+  idempotency?: () => IdempotencyStore;
 }
+
+/**
+ * The deadline of an invocation without a Lambda context (never in AWS): the HTTP functions' 25 s timeout
+ * (infra/gateway-stack.ts) less the reserve that deadlineOf keeps back.
+ */
+const NO_CONTEXT_DEADLINE_MS = 24_000;
 
 export function routeSpec(name: OperationName): RouteSpec {
   const route = ROUTES.find((r) => r.name === name);
@@ -136,10 +148,17 @@ export function doorway(
     return handler.handler(fn);
   }
 
-  /** The job store and queue for an async request; a deployment without them refuses with 501. */
-  function asyncDeps() {
+  /**
+   * The job store and queue for an async request, and the idempotency store when it carries a key; a deployment
+   * without them refuses with 501.
+   */
+  function asyncDeps(keyed: boolean) {
     try {
-      return { jobs: deps.jobs!(), queue: deps.queue!() };
+      return {
+        jobs: deps.jobs!(),
+        queue: deps.queue!(),
+        idempotency: keyed ? deps.idempotency!() : undefined,
+      };
     } catch (error) {
       if (!(error instanceof ConfigurationError)) throw error;
       logger.warn('Prefer: respond-async refused: no job store or queue configured', describeError(error));
@@ -151,12 +170,24 @@ export function doorway(
     }
   }
 
+  /** What an `Idempotency-Key` is scoped to and bound by; undefined without a key. */
+  function idempotentRequest(request: HttpRequest): IdempotentRequest | undefined {
+    const key = request.idempotencyKey;
+    if (key === undefined) return undefined;
+    // Behind the stack's API every method requires IAM or an API key, so a caller is always named; a key that
+    // cannot be scoped to one would be shared by everybody, so it is refused rather than honoured.
+    if (request.caller === undefined)
+      throw new ConfigurationError('no caller identity to scope Idempotency-Key');
+    return { caller: request.caller, method: route.method, path: request.routePath, key, body: request.body };
+  }
+
   /** `Prefer: respond-async`: the validated input becomes a job; 202 with where to read it. */
   async function respondAsync(
     request: HttpRequest,
     job: ApiJobRequest,
   ): Promise<{ result: APIGatewayProxyResult; jobId: string }> {
-    const submitted = await submitApiJob(asyncDeps(), name, job, request.idempotencyKey);
+    const idempotent = idempotentRequest(request);
+    const submitted = await submitApiJob(asyncDeps(idempotent !== undefined), name, job, idempotent);
     metrics.addMetric('AsyncJobs', MetricUnit.Count, 1);
     const location = jobLocation(request.basePath, submitted.jobId);
     const body = { jobId: submitted.jobId, state: submitted.state, location };
@@ -168,11 +199,14 @@ export function doorway(
     // Wiring mistakes fail when the module loads, not on the first request that needs them.
     if ('answer' in operation) {
       if (!deps.jobs) throw new ConfigurationError(`route ${name} answers from the job store but has none`);
-    } else if (route.respondAsync && (!operation.job || !deps.jobs || !deps.queue)) {
+    } else if (route.respondAsync && (!operation.job || !deps.jobs || !deps.queue || !deps.idempotency)) {
       throw new ConfigurationError(`route ${name} answers respond-async but lacks job() or its job deps`);
     }
     return wrap<APIGatewayProxyEvent, APIGatewayProxyResult>(async (event, context) => {
       const began = performance.now();
+      // One deadline for the whole invocation: every step of the DANAConnect call draws from it, so the function
+      // answers its own 504 before Lambda's timeout kills it mid-call.
+      const deadline = deadlineOf(context, NO_CONTEXT_DEADLINE_MS);
       const requestId = requestIdOf(event, context.awsRequestId);
       logger.setCorrelationId(requestId);
       metrics.addMetric('Requests', MetricUnit.Count, 1);
@@ -188,7 +222,7 @@ export function doorway(
         } else if (route.respondAsync && request.preferAsync && operation.job) {
           ({ result, jobId } = await respondAsync(request, operation.job(input)));
         } else {
-          const answer = await operation.call(getClient(), input, { debug: request.debug });
+          const answer = await operation.call(getClient(), input, { debug: request.debug, deadline });
           const starts = route.method === 'POST' ? startsIn(answer.body) : 0;
           if (starts > 0) metrics.addMetric('Starts', MetricUnit.Count, starts);
           result = jsonAnswer(answer.status, answer.body, requestId);

@@ -32,9 +32,21 @@ export interface HttpRequest {
   preferAsync: boolean;
   /**
    * `Idempotency-Key`, validated; read only when the route honours `Prefer: respond-async` and the caller asked
-   * for it (a synchronous call ignores the header).
+   * for it (a synchronous call ignores the header). It is scoped to `caller`, the method and `routePath`, and
+   * bound to the body's fingerprint (../core/idempotency.ts).
    */
   idempotencyKey: string | undefined;
+  /**
+   * Who API Gateway authenticated (callerOf): what an `Idempotency-Key` belongs to. Undefined when the event
+   * names nobody (never behind the stack's API, which requires IAM or an API key on every method).
+   */
+  caller: string | undefined;
+  /**
+   * The route's path with this request's path parameters in place (`/api/1.0/rest/conversation/1001/start/data`):
+   * the same whatever stage, base path or custom domain the request came in on. Meaningful once the route's own
+   * `parse` has validated the parameters.
+   */
+  routePath: string;
   /**
    * What precedes the route in the public URL path: API Gateway's stage (`/prod`) on the execute-api domain, a
    * base path mapping on a custom domain, `''` when none. Links the gateway hands out (Location) start with it.
@@ -130,6 +142,29 @@ export function basePathOf(event: Pick<APIGatewayProxyEvent, 'path' | 'requestCo
   return BASE_PATH_PATTERN.test(base) ? base : '';
 }
 
+/**
+ * The authenticated caller: the IAM principal (`requestContext.identity.userArn`) with SigV4, else the API key's
+ * id (`apiKeyId`) in api-key mode. An assumed role's ARN loses its session name
+ * (`arn:aws:sts::1:assumed-role/Role/i-0abc` → `…/Role`): the role is the principal its policies name, while
+ * session names change with every credential refresh (EKS, ECS, EC2), and a retry after a refresh must remain the
+ * same caller's retry.
+ */
+export function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string | undefined {
+  const identity = event.requestContext?.identity;
+  const arn = identity?.userArn;
+  if (typeof arn === 'string' && arn.length > 0) {
+    const role = /^(arn:[^:]+:sts::\d+:assumed-role\/[^/]+)\/.+$/.exec(arn)?.[1];
+    return `iam:${role ?? arn}`;
+  }
+  const apiKeyId = identity?.apiKeyId;
+  return typeof apiKeyId === 'string' && apiKeyId.length > 0 ? `api-key:${apiKeyId}` : undefined;
+}
+
+/** The route's template with the request's parameters in place, each percent-encoded so none can add a segment. */
+export function routePathOf(route: RouteSpec, params: Readonly<Record<string, string | undefined>>): string {
+  return route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
+}
+
 /** The request id API Gateway gave this request; `fallback` (the Lambda request id) when invoked directly. */
 export function requestIdOf(event: Partial<APIGatewayProxyEvent>, fallback: string): string {
   const id = event.requestContext?.requestId;
@@ -153,6 +188,8 @@ export function parseHttpRequest(
     preferAsync,
     idempotencyKey:
       route.respondAsync && preferAsync ? parseIdempotencyKey(headers.get('idempotency-key')) : undefined,
+    caller: callerOf(event),
+    routePath: routePathOf(route, event.pathParameters ?? {}),
     basePath: basePathOf(event),
     body: parseBody(event, route, headers.get('content-type')),
   };

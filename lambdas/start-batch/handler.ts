@@ -4,7 +4,7 @@
  * `Prefer: respond-async`: a job of one chunk (its rows numbered 1..n in body order), 202 with `Location`.
  */
 import { danaClientFromEnv } from '../adapters/dana';
-import { chunkQueueFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
+import { chunkQueueFromEnv, idempotencyStoreFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
 import { parseBatch, parseId } from '../core/validation';
 
@@ -19,5 +19,10 @@ export const handler = httpHandler(
       client.startBatch(conversationId, records, options),
     job: ({ conversationId, records }) => ({ operation: { kind: 'batch', conversationId }, records }),
   },
-  { dana: danaClientFromEnv, jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
+  {
+    dana: danaClientFromEnv,
+    jobs: jobStoreFromEnv(),
+    queue: chunkQueueFromEnv(),
+    idempotency: idempotencyStoreFromEnv(),
+  },
 );

@@ -4,7 +4,7 @@
  * row, 202 with `Location: /jobs/{jobId}` (see ../http/doorway.ts).
  */
 import { danaClientFromEnv } from '../adapters/dana';
-import { chunkQueueFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
+import { chunkQueueFromEnv, idempotencyStoreFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
 import { parseId, parseRecord } from '../core/validation';
 
@@ -18,5 +18,10 @@ export const handler = httpHandler(
     call: (client, { projectId, record }, options) => client.startDataByProject(projectId, record, options),
     job: ({ projectId, record }) => ({ operation: { kind: 'project', projectId }, records: [record] }),
   },
-  { dana: danaClientFromEnv, jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
+  {
+    dana: danaClientFromEnv,
+    jobs: jobStoreFromEnv(),
+    queue: chunkQueueFromEnv(),
+    idempotency: idempotencyStoreFromEnv(),
+  },
 );

@@ -3,7 +3,7 @@
  * With `Prefer: respond-async`: a job of one row, 202 with `Location: /jobs/{jobId}` (see ../http/doorway.ts).
  */
 import { danaClientFromEnv } from '../adapters/dana';
-import { chunkQueueFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
+import { chunkQueueFromEnv, idempotencyStoreFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
 import { parseId, parseRecord } from '../core/validation';
 
@@ -17,5 +17,10 @@ export const handler = httpHandler(
     call: (client, { conversationId, record }, options) => client.startData(conversationId, record, options),
     job: ({ conversationId, record }) => ({ operation: { kind: 'data', conversationId }, records: [record] }),
   },
-  { dana: danaClientFromEnv, jobs: jobStoreFromEnv(), queue: chunkQueueFromEnv() },
+  {
+    dana: danaClientFromEnv,
+    jobs: jobStoreFromEnv(),
+    queue: chunkQueueFromEnv(),
+    idempotency: idempotencyStoreFromEnv(),
+  },
 );

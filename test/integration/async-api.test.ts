@@ -2,10 +2,12 @@
  * `Prefer: respond-async` and GET /jobs/{jobId} over HTTP through the local gateway, with the local pipeline's
  * job store and queue (the worker talks to the sandbox as DANAConnect): 202 with Location and body for each of the
  * three routes that create records, the job read until done, its outcomes with DANAConnect's idResults, exactly
- * the right starts in the sandbox, Idempotency-Key, invalid input, unknown and malformed job ids. Then, with a
+ * the right starts in the sandbox, Idempotency-Key (scoped to caller, method and path; bound to the body's
+ * fingerprint; job ids random), invalid input, unknown and malformed job ids. Then, with a
  * queue that only records: nothing reaches DANAConnect before the worker runs, and invalid input queues nothing.
  * Then a deployment without a job store (501), and the Location on API Gateway's execute-api domain.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +111,16 @@ function expectAccepted(answer: Answer): { jobId: string; location: string } {
 
 const startCalls = (sandbox: Sandbox) => sandbox.received().filter((r) => r.path.includes('/start/'));
 
+/** The contacts the sandbox started, by the CODE field that makes each test record unique. */
+const startedCodes = (sandbox: Sandbox) => sandbox.started().map((s) => s.fields.CODE);
+
+/** A job id derived from the key, as the gateway did before keys were scoped (sha256 of route and key). */
+const derivedFromKey = (route: string, key: string) =>
+  createHash('sha256')
+    .update(JSON.stringify(['api', route, key]))
+    .digest('hex')
+    .slice(0, 32);
+
 describe('async API through the local gateway and the local pipeline', () => {
   let sandbox: Sandbox;
   let pipeline: Pipeline;
@@ -170,7 +182,8 @@ describe('async API through the local gateway and the local pipeline', () => {
   it('Idempotency-Key: retries (one after the other, at once, after done) get the same job and start once', async () => {
     const body = person();
     const path = `${BASE}/1001/start/data`;
-    const headers = { ...ASYNC, 'Idempotency-Key': `order-${process.pid}-1` };
+    const key = `order-${process.pid}-1`;
+    const headers = { ...ASYNC, 'Idempotency-Key': key };
     const [a, b] = await Promise.all([
       call(gateway.url, 'POST', path, { body, headers }),
       call(gateway.url, 'POST', path, { body, headers }),
@@ -179,6 +192,8 @@ describe('async API through the local gateway and the local pipeline', () => {
     expect(expectAccepted(b)).toEqual(first);
     const c = expectAccepted(await call(gateway.url, 'POST', path, { body, headers }));
     expect(c).toEqual(first);
+    // The job id is random: nobody can compute it from the key.
+    expect(first.jobId).not.toBe(derivedFromKey('start-data', key));
 
     const done = await untilDone(gateway.url, first.location);
     expect(done.body).toMatchObject({ total: 1, started: 1 });
@@ -189,13 +204,119 @@ describe('async API through the local gateway and the local pipeline', () => {
     expect(startCalls(sandbox)).toHaveLength(1);
     expect(sandbox.duplicates()).toEqual([]);
 
-    // The key is per route: the same key on another route is another request.
+    // The key is per path: the same key on another route is another request.
     const other = expectAccepted(
       await call(gateway.url, 'POST', `${BASE}/1001/start/list/data`, { body: [person()], headers }),
     );
     expect(other.jobId).not.toBe(first.jobId);
     await untilDone(gateway.url, other.location);
     expect(startCalls(sandbox)).toHaveLength(2);
+  });
+
+  it('the reported repro: k1 on conversation 1001, then k1 on 1002 with another contact: both contacts start', async () => {
+    const [ada, grace] = [person(), person()];
+    const headers = { ...ASYNC, 'Idempotency-Key': `k1-${process.pid}` };
+    const first = expectAccepted(
+      await call(gateway.url, 'POST', `${BASE}/1001/start/data`, { body: ada, headers }),
+    );
+    await untilDone(gateway.url, first.location);
+    // Another path is another request (the key is scoped to method and path): its own job, its contact started.
+    // Before, this answered 202 with the first job, already done, and never started the second contact.
+    const second = expectAccepted(
+      await call(gateway.url, 'POST', `${BASE}/1002/start/data`, { body: grace, headers }),
+    );
+    expect(second.jobId).not.toBe(first.jobId);
+    await untilDone(gateway.url, second.location);
+    expect(startedCodes(sandbox)).toEqual([ada.CODE, grace.CODE]);
+    expect(sandbox.started().map((s) => s.conversationId)).toEqual([1001, 1002]);
+  });
+
+  it('the same key on another path with the same body is independent too: two jobs, both started', async () => {
+    const body = person();
+    const headers = { ...ASYNC, 'Idempotency-Key': `k-paths-${process.pid}` };
+    const a = expectAccepted(await call(gateway.url, 'POST', `${BASE}/1001/start/data`, { body, headers }));
+    const b = expectAccepted(await call(gateway.url, 'POST', `${BASE}/1003/start/data`, { body, headers }));
+    expect(b.jobId).not.toBe(a.jobId);
+    await untilDone(gateway.url, a.location);
+    await untilDone(gateway.url, b.location);
+    expect(
+      sandbox
+        .started()
+        .map((s) => s.conversationId)
+        .sort(),
+    ).toEqual([1001, 1003]);
+  });
+
+  it('the same key on the same path with another contact: 422 (9422), and the other contact is never started', async () => {
+    const [ada, grace] = [person(), person()];
+    const path = `${BASE}/1001/start/data`;
+    const headers = { ...ASYNC, 'Idempotency-Key': `k-reuse-${process.pid}` };
+    const first = expectAccepted(await call(gateway.url, 'POST', path, { body: ada, headers }));
+    const reused = await call(gateway.url, 'POST', path, { body: grace, headers });
+    expect(reused.status).toBe(422);
+    expect(reused.headers.get('location')).toBeNull();
+    expect(reused.body).toEqual({
+      wsError: {
+        idError: 9422,
+        errorDescription:
+          'Idempotency-Key already used for another request: Idempotency-Key: was already used with a ' +
+          'different body on this path; use a new key for a new request',
+      },
+    });
+    await untilDone(gateway.url, first.location);
+    // At once, each is judged against the record: the other contact is refused again, the first one joins its job.
+    const again = await Promise.all([
+      call(gateway.url, 'POST', path, { body: grace, headers }),
+      call(gateway.url, 'POST', path, { body: ada, headers }),
+    ]);
+    expect(again.map((answer) => answer.status)).toEqual([422, 202]);
+    expect(startedCodes(sandbox)).toEqual([ada.CODE]);
+  });
+
+  it('a retry that serialises the same body differently (key order, whitespace) is the same request', async () => {
+    const path = `${BASE}/1001/start/data`;
+    const code = `a-${process.pid}-reordered`;
+    const send = (raw: string) =>
+      fetch(`${gateway.url}${path}`, {
+        method: 'POST',
+        headers: {
+          ...ASYNC,
+          'Idempotency-Key': `k-order-${process.pid}`,
+          'Content-Type': 'application/json',
+        },
+        body: raw,
+      }).then(async (r) => ({ status: r.status, headers: r.headers, body: (await r.json()) as never }));
+    const first = expectAccepted(await send(`{"NAME":"Ordered","CODE":"${code}"}`));
+    const retry = expectAccepted(await send(`{\n  "CODE" : "${code}",\n\t"NAME":"Ordered"\n}`));
+    expect(retry.jobId).toBe(first.jobId);
+    // A value changed is another body: refused.
+    expect((await send(`{"NAME":"Ordered!","CODE":"${code}"}`)).status).toBe(422);
+    await untilDone(gateway.url, first.location);
+    expect(startedCodes(sandbox)).toEqual([code]);
+  });
+
+  it('the same key and body from another caller is another request: two jobs, both started', async () => {
+    // The local gateway has one caller; two callers are two API Gateway events (as API Gateway fills in the
+    // SigV4 principal) handed to the same handler, over the same local job store, queue and worker.
+    vi.resetModules();
+    const { handler } = await import('../../lambdas/start-data/handler');
+    const body = person();
+    const post = async (userArn: string) => {
+      const event = withHeader(apiGatewayEvent('start-data'), 'Prefer', 'respond-async');
+      withHeader(event, 'Idempotency-Key', `k-callers-${process.pid}`);
+      event.body = JSON.stringify(body);
+      event.requestContext.identity.userArn = userArn;
+      const result = (await handler(event, lambdaContext())) as { statusCode: number; body: string };
+      expect(result.statusCode).toBe(202);
+      return JSON.parse(result.body) as { jobId: string };
+    };
+    const alice = await post('arn:aws:iam::123456789012:user/alice');
+    const bob = await post('arn:aws:iam::123456789012:user/bob');
+    expect(bob.jobId).not.toBe(alice.jobId);
+    expect((await post('arn:aws:iam::123456789012:user/alice')).jobId).toBe(alice.jobId);
+    await untilDone(gateway.url, `/jobs/${alice.jobId}`);
+    await untilDone(gateway.url, `/jobs/${bob.jobId}`);
+    expect(startedCodes(sandbox)).toEqual([body.CODE, body.CODE]);
   });
 
   it('without Prefer the same routes still answer synchronously with DANAConnect’s answer', async () => {

@@ -36,6 +36,8 @@ describe('parseHttpRequest', () => {
       debug: undefined,
       preferAsync: false,
       idempotencyKey: undefined,
+      caller: 'iam:arn:aws:iam::123456789012:user/dana-caller',
+      routePath: '/api/1.0/rest/conversation/1001/start/data',
       basePath: '/prod',
       body: { NAME: 'Dana', EMAIL: 'support@danaconnect.com' },
     });
