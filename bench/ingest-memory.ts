@@ -86,6 +86,8 @@ function countingJobStore(counts: { rejected: number }): JobStore {
     completeChunk: unused,
     releaseChunk: unused,
     markDone: unused,
+    takeReportLease: unused,
+    releaseReportLease: unused,
     getJob: async () => summary,
     // eslint-disable-next-line require-yield
     outcomes: async function* () {

@@ -3,14 +3,19 @@
  *
  * | item          | pk            | sk                         | attributes                                                   |
  * |---------------|---------------|----------------------------|--------------------------------------------------------------|
- * | job           | `job#<jobId>` | `job`                      | source, operation (JSON), name, state, total, started, rejected, failed, settled, startedAt, finishedAt |
- * | chunk         | `job#<jobId>` | `chunk#<index>`            | state (claimed/released/done/dead_lettered), claimedUntil (epoch ms), outcomes (JSON), rev |
+ * | job           | `job#<jobId>` | `job`                      | source, operation (JSON), name, state, total, started, rejected, failed, settled, startedAt, finishedAt, rev, reportedRev, reportOwner, reportUntil |
+ * | chunk         | `job#<jobId>` | `chunk#<index>`            | state (claimed/released/done/dead_lettered), owner, claimedUntil (epoch ms), outcomes (JSON), rev |
  * | rejected rows | `job#<jobId>` | `rejected#<firstRow, 10 digits>` | outcomes (JSON, up to 100 rows)                        |
  *
  * Exactly-once rests on conditional writes: a claim succeeds only on a free chunk; a completion writes the chunk
  * (conditioned on the revision it read) and adds to the job's counts in one transaction, so a concurrent double
  * delivery counts once; `markDone` is conditioned on `state = running AND settled = total`, where `settled`
  * (= started + failed + rejected) is kept by the same atomic ADDs as the counts.
+ *
+ * Real DynamoDB cancels concurrent transactions on one item (the job item is hot: every completion adds to its
+ * counts) and throttles; every write here goes through ./aws-retry.ts. Each is conditional, so a repeat of an
+ * attempt that acted but lost its answer fails its condition and is read as done: a claim by the same `owner`,
+ * a chunk whose revision moved on, a release of a claim no longer held.
  */
 import {
   BatchWriteItemCommand,
@@ -36,7 +41,8 @@ import {
   type JobSummary,
   type RowOutcome,
 } from '../core/jobs';
-import { sleep } from '../core/retry';
+import { policyDelay, retryLoop } from '../core/retry';
+import { AWS_WRITE_RETRY, withAwsRetries } from './aws-retry';
 
 export const DEFAULT_TTL_DAYS = 30;
 /** Rejected rows per item: about 20 KB, far below DynamoDB's 400 KB. */
@@ -81,6 +87,8 @@ function summaryOf(jobId: string, item: Item): JobSummary {
     failed: num(item.failed),
     startedAt: str(item.startedAt) ?? '',
     ...(finishedAt !== undefined && { finishedAt }),
+    rev: num(item.rev),
+    ...(item.reportedRev !== undefined && { reportedRev: num(item.reportedRev) }),
   };
 }
 
@@ -103,13 +111,20 @@ export class DynamoJobStore implements JobStore {
     return N(Math.floor(this.now() / 1000) + this.ttlSeconds);
   }
 
+  /** Every request goes through the retry of passing failures (./aws-retry.ts). */
+  private send<T>(command: Parameters<DynamoDBClient['send']>[0]): Promise<T> {
+    return withAwsRetries(() => this.client.send(command) as Promise<T>);
+  }
+
   private key(jobId: string, sk: string): Item {
     return { pk: S(jobPk(jobId)), sk: S(sk) };
   }
 
   private async get(jobId: string, sk: string): Promise<Item | undefined> {
-    const answer = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: this.key(jobId, sk), ConsistentRead: true }),
+    const answer = await withAwsRetries(() =>
+      this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: this.key(jobId, sk), ConsistentRead: true }),
+      ),
     );
     return answer.Item;
   }
@@ -170,17 +185,21 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  /** BatchWriteItem until DynamoDB has taken every item; it may hand some back when throttled. */
+  /** BatchWriteItem until DynamoDB has taken every item; it hands some back when throttled. */
   private async batchWrite(requests: WriteRequest[]): Promise<void> {
     let pending = requests;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 10) throw new Error('DynamoDB kept refusing rejected-row items (throttled)');
-      if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt));
-      const answer = await this.client.send(
-        new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }),
-      );
-      pending = answer.UnprocessedItems?.[this.table] ?? [];
-    }
+    const unprocessed = new Error('DynamoDB kept refusing rejected-row items (throttled)');
+    await retryLoop(
+      async () => {
+        const answer = await withAwsRetries(() =>
+          this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } })),
+        );
+        pending = answer.UnprocessedItems?.[this.table] ?? [];
+        if (pending.length > 0) throw unprocessed;
+      },
+      (error, n, elapsedMs) =>
+        error === unprocessed ? policyDelay(n, elapsedMs, AWS_WRITE_RETRY) : undefined,
+    );
   }
 
   async finishIngest(jobId: string, totals: { total: number; rejected: number }): Promise<JobSummary> {
@@ -214,39 +233,46 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async claimChunk(jobId: string, chunkId: string, leaseMs: number): Promise<ChunkClaim> {
+  async claimChunk(jobId: string, chunkId: string, leaseMs: number, owner: string): Promise<ChunkClaim> {
     const now = this.now();
     try {
-      const answer = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(jobId, chunkSk(jobId, chunkId)),
-          UpdateExpression: 'SET #state = :claimed, #until = :until, #exp = :exp ADD #rev :one',
-          ConditionExpression: 'attribute_not_exists(pk) OR #state IN (:released, :dead)',
-          ExpressionAttributeNames: {
-            '#state': 'state',
-            '#until': 'claimedUntil',
-            '#exp': 'expiresAt',
-            '#rev': 'rev',
-          },
-          ExpressionAttributeValues: {
-            ':claimed': S('claimed'),
-            ':released': S('released'),
-            ':dead': S('dead_lettered'),
-            ':until': N(now + leaseMs),
-            ':exp': this.expiresAt(),
-            ':one': N(1),
-          },
-          ReturnValues: 'ALL_OLD',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+      const answer = await withAwsRetries(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key(jobId, chunkSk(jobId, chunkId)),
+            UpdateExpression:
+              'SET #state = :claimed, #owner = :owner, #until = :until, #exp = :exp ADD #rev :one',
+            // The same owner again: our earlier attempt acted and lost its answer; the claim is ours.
+            ConditionExpression:
+              'attribute_not_exists(pk) OR #state IN (:released, :dead) OR (#state = :claimed AND #owner = :owner)',
+            ExpressionAttributeNames: {
+              '#state': 'state',
+              '#owner': 'owner',
+              '#until': 'claimedUntil',
+              '#exp': 'expiresAt',
+              '#rev': 'rev',
+            },
+            ExpressionAttributeValues: {
+              ':claimed': S('claimed'),
+              ':released': S('released'),
+              ':dead': S('dead_lettered'),
+              ':owner': S(owner),
+              ':until': N(now + leaseMs),
+              ':exp': this.expiresAt(),
+              ':one': N(1),
+            },
+            ReturnValues: 'ALL_OLD',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
       );
       return { kind: 'claimed', redriven: answer.Attributes?.outcomes !== undefined };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const item = error.Item ?? (await this.get(jobId, chunkSk(jobId, chunkId)));
       const state = str(item?.state) as ChunkState | undefined;
-      if (state !== 'done' && state !== 'claimed') return this.claimChunk(jobId, chunkId, leaseMs); // changed meanwhile: try again
+      if (state !== 'done' && state !== 'claimed') return this.claimChunk(jobId, chunkId, leaseMs, owner); // changed meanwhile: try again
       return claimOfHeldChunk(state, num(item?.claimedUntil), now);
     }
   }
@@ -261,110 +287,187 @@ export class DynamoJobStore implements JobStore {
     const chunk = await this.get(jobId, sk);
     const state = str(chunk?.state) as ChunkState | undefined;
     if (state === 'done' || state === 'dead_lettered') return this.requireJob(jobId);
-    // Outcomes already counted (dead-lettered ones a redriven claim replaces) come off the counts.
-    const old = JSON.parse(str(chunk?.outcomes) ?? '[]') as RowOutcome[];
-    const { started, failed } = countsDelta(outcomes, old);
     try {
-      await this.client.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.table,
-                Key: this.key(jobId, sk),
-                UpdateExpression:
-                  'SET #state = :final, #outcomes = :outcomes, #exp = :exp REMOVE #until ADD #rev :one',
-                // The revision we read: if anyone completed, released or re-claimed it since, we lose.
-                ConditionExpression: chunk === undefined ? 'attribute_not_exists(pk)' : '#rev = :rev',
-                ExpressionAttributeNames: {
-                  '#state': 'state',
-                  '#outcomes': 'outcomes',
-                  '#exp': 'expiresAt',
-                  '#until': 'claimedUntil',
-                  '#rev': 'rev',
-                },
-                ExpressionAttributeValues: {
-                  ':final': S(options.deadLettered ? 'dead_lettered' : 'done'),
-                  ':outcomes': S(JSON.stringify(outcomes)),
-                  ':exp': this.expiresAt(),
-                  ':one': N(1),
-                  ...(chunk !== undefined && { ':rev': N(num(chunk.rev)) }),
-                },
-              },
-            },
-            {
-              Update: {
-                TableName: this.table,
-                Key: this.key(jobId, JOB_SK),
-                UpdateExpression: 'ADD #started :started, #failed :failed, #settled :settled',
-                ConditionExpression: 'attribute_exists(pk)',
-                ExpressionAttributeNames: {
-                  '#started': 'started',
-                  '#failed': 'failed',
-                  '#settled': 'settled',
-                },
-                ExpressionAttributeValues: {
-                  ':started': N(started),
-                  ':failed': N(failed),
-                  ':settled': N(outcomes.length - old.length),
-                },
-              },
-            },
-          ],
-        }),
-      );
+      // The same transaction, repeated on a conflict or a lost answer: it is conditioned on the revision read
+      // above, so once one attempt has acted every repeat fails that condition (handled below).
+      const transaction = this.completion(jobId, sk, chunk, outcomes, options.deadLettered === true);
+      await withAwsRetries(() => this.client.send(transaction));
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
       if (reasons[1]?.Code === 'ConditionalCheckFailed') throw new Error(`job ${jobId} does not exist`);
       if (reasons[0]?.Code !== 'ConditionalCheckFailed') throw error;
-      // Someone else completed it first: theirs counts, ours is dropped.
+      // Completed already: by another worker (theirs counts), or by our own attempt whose answer was lost.
     }
     return this.requireJob(jobId);
   }
 
-  async releaseChunk(jobId: string, chunkId: string): Promise<void> {
+  /** The chunk's outcomes and the job's counts, in one transaction (see the table at the top). */
+  private completion(
+    jobId: string,
+    sk: string,
+    chunk: Item | undefined,
+    outcomes: RowOutcome[],
+    deadLettered: boolean,
+  ): TransactWriteItemsCommand {
+    // Outcomes already counted (dead-lettered ones a redriven claim replaces) come off the counts.
+    const old = JSON.parse(str(chunk?.outcomes) ?? '[]') as RowOutcome[];
+    const { started, failed } = countsDelta(outcomes, old);
+    const chunkUpdate = {
+      TableName: this.table,
+      Key: this.key(jobId, sk),
+      UpdateExpression:
+        'SET #state = :final, #outcomes = :outcomes, #exp = :exp REMOVE #until, #owner ADD #rev :one',
+      // The revision we read: if anyone completed, released or re-claimed it since, we lose.
+      ConditionExpression: chunk === undefined ? 'attribute_not_exists(pk)' : '#rev = :rev',
+      ExpressionAttributeNames: {
+        '#state': 'state',
+        '#outcomes': 'outcomes',
+        '#exp': 'expiresAt',
+        '#until': 'claimedUntil',
+        '#owner': 'owner',
+        '#rev': 'rev',
+      },
+      ExpressionAttributeValues: {
+        ':final': S(deadLettered ? 'dead_lettered' : 'done'),
+        ':outcomes': S(JSON.stringify(outcomes)),
+        ':exp': this.expiresAt(),
+        ':one': N(1),
+        ...(chunk !== undefined && { ':rev': N(num(chunk.rev)) }),
+      },
+    };
+    const jobUpdate = {
+      TableName: this.table,
+      Key: this.key(jobId, JOB_SK),
+      UpdateExpression: 'ADD #started :started, #failed :failed, #settled :settled, #rev :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: {
+        '#started': 'started',
+        '#failed': 'failed',
+        '#settled': 'settled',
+        '#rev': 'rev',
+      },
+      ExpressionAttributeValues: {
+        ':started': N(started),
+        ':failed': N(failed),
+        ':settled': N(outcomes.length - old.length),
+        ':one': N(1),
+      },
+    };
+    return new TransactWriteItemsCommand({ TransactItems: [{ Update: chunkUpdate }, { Update: jobUpdate }] });
+  }
+
+  async releaseChunk(jobId: string, chunkId: string, owner: string): Promise<void> {
     try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(jobId, chunkSk(jobId, chunkId)),
-          UpdateExpression: 'SET #state = :released REMOVE #until ADD #rev :one',
-          ConditionExpression: '#state = :claimed',
-          ExpressionAttributeNames: { '#state': 'state', '#until': 'claimedUntil', '#rev': 'rev' },
-          ExpressionAttributeValues: { ':released': S('released'), ':claimed': S('claimed'), ':one': N(1) },
-        }),
+      await withAwsRetries(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key(jobId, chunkSk(jobId, chunkId)),
+            UpdateExpression: 'SET #state = :released REMOVE #until, #owner ADD #rev :one',
+            ConditionExpression: '#state = :claimed AND #owner = :owner',
+            ExpressionAttributeNames: {
+              '#state': 'state',
+              '#until': 'claimedUntil',
+              '#owner': 'owner',
+              '#rev': 'rev',
+            },
+            ExpressionAttributeValues: {
+              ':released': S('released'),
+              ':claimed': S('claimed'),
+              ':owner': S(owner),
+              ':one': N(1),
+            },
+          }),
+        ),
       );
     } catch (error) {
+      // Not ours any more: released by an earlier attempt whose answer was lost.
       if (!isConditionFailure(error)) throw error;
     }
   }
 
   async markDone(jobId: string): Promise<boolean> {
     try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(jobId, JOB_SK),
-          UpdateExpression: 'SET #state = :done, #finishedAt = :now',
-          ConditionExpression: '#state = :running AND #settled = #total',
-          ExpressionAttributeNames: {
-            '#state': 'state',
-            '#finishedAt': 'finishedAt',
-            '#settled': 'settled',
-            '#total': 'total',
-          },
-          ExpressionAttributeValues: {
-            ':done': S('done'),
-            ':running': S('running'),
-            ':now': S(new Date(this.now()).toISOString()),
-          },
-        }),
+      await withAwsRetries(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key(jobId, JOB_SK),
+            UpdateExpression: 'SET #state = :done, #finishedAt = :now',
+            ConditionExpression: '#state = :running AND #settled = #total',
+            ExpressionAttributeNames: {
+              '#state': 'state',
+              '#finishedAt': 'finishedAt',
+              '#settled': 'settled',
+              '#total': 'total',
+            },
+            ExpressionAttributeValues: {
+              ':done': S('done'),
+              ':running': S('running'),
+              ':now': S(new Date(this.now()).toISOString()),
+            },
+          }),
+        ),
       );
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
+    }
+  }
+
+  async takeReportLease(jobId: string, owner: string, leaseMs: number): Promise<JobSummary | undefined> {
+    const now = this.now();
+    try {
+      const answer = await withAwsRetries(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key(jobId, JOB_SK),
+            UpdateExpression: 'SET #owner = :owner, #until = :until',
+            ConditionExpression:
+              '#state = :done AND (attribute_not_exists(#until) OR #until < :now OR #owner = :owner)',
+            ExpressionAttributeNames: { '#state': 'state', '#owner': 'reportOwner', '#until': 'reportUntil' },
+            ExpressionAttributeValues: {
+              ':done': S('done'),
+              ':owner': S(owner),
+              ':until': N(now + leaseMs),
+              ':now': N(now),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return summaryOf(jobId, answer.Attributes ?? {});
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async releaseReportLease(jobId: string, owner: string, reportedRev?: number): Promise<void> {
+    const reported = reportedRev !== undefined;
+    try {
+      await withAwsRetries(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key(jobId, JOB_SK),
+            UpdateExpression: `${reported ? 'SET #reported = :rev ' : ''}REMOVE #owner, #until`,
+            ConditionExpression: '#owner = :owner',
+            ExpressionAttributeNames: {
+              ...(reported && { '#reported': 'reportedRev' }),
+              '#owner': 'reportOwner',
+              '#until': 'reportUntil',
+            },
+            ExpressionAttributeValues: { ...(reported && { ':rev': N(reportedRev) }), ':owner': S(owner) },
+          }),
+        ),
+      );
+    } catch (error) {
+      // The lease ran out and another writer holds it now: it writes the report as it then stands.
+      if (!isConditionFailure(error)) throw error;
     }
   }
 
@@ -383,16 +486,18 @@ export class DynamoJobStore implements JobStore {
   private async *itemOutcomes(jobId: string, prefix: string): AsyncGenerator<RowOutcome> {
     let start: Item | undefined;
     do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ProjectionExpression: '#outcomes',
-          ExpressionAttributeNames: { '#outcomes': 'outcomes' },
-          ExpressionAttributeValues: { ':pk': S(jobPk(jobId)), ':prefix': S(prefix) },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
+      const page = await withAwsRetries(() =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ProjectionExpression: '#outcomes',
+            ExpressionAttributeNames: { '#outcomes': 'outcomes' },
+            ExpressionAttributeValues: { ':pk': S(jobPk(jobId)), ':prefix': S(prefix) },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
       );
       for (const item of page.Items ?? []) {
         const outcomes = JSON.parse(str(item.outcomes) ?? '[]') as RowOutcome[];

@@ -21,8 +21,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ConfigurationError } from '../core/errors';
+import { awsClientConfig } from './aws-clients';
+import type { IdempotencyStore } from '../core/idempotency';
 import type { ChunkQueue, JobStore, ObjectStore } from '../core/jobs';
 import { rateFromEnv, type RateLimiter } from '../core/pacing';
+import { DynamoIdempotencyStore } from './dynamo-idempotency-store';
 import { DynamoJobStore } from './dynamo-job-store';
 import { DynamoRateLimiter } from './dynamo-rate-limiter';
 import { s3ObjectStoreFromEnv } from './s3-object-store';
@@ -41,6 +44,8 @@ export interface LocalJobDeps {
   queue?: ChunkQueue;
   bucket?: ObjectStore;
   limiter?: RateLimiter;
+  /** The Idempotency-Key records of the async HTTP routes (MemoryIdempotencyStore). */
+  idempotency?: IdempotencyStore;
 }
 
 /** SDK clients to use instead of new ones (tests point them at moto). */
@@ -89,7 +94,7 @@ export function jobStoreFromEnv(
   return () =>
     installed()?.jobs ??
     (built ??= new DynamoJobStore({
-      client: client ?? new DynamoDBClient({}),
+      client: client ?? new DynamoDBClient(awsClientConfig('dynamodb')),
       tableName: required(env, 'JOBS_TABLE_NAME'),
     }));
 }
@@ -102,7 +107,10 @@ export function chunkQueueFromEnv(
   let built: ChunkQueue | undefined;
   return () =>
     installed()?.queue ??
-    (built ??= new SqsChunkQueue(client ?? new SQSClient({}), required(env, 'QUEUE_URL')));
+    (built ??= new SqsChunkQueue(
+      client ?? new SQSClient(awsClientConfig('sqs')),
+      required(env, 'QUEUE_URL'),
+    ));
 }
 
 /** The bucket: the installed twin, else S3ObjectStore on BUCKET_NAME. */
@@ -112,7 +120,7 @@ export function bucketFromEnv(env: NodeJS.ProcessEnv = process.env, client?: S3C
     const twin = installed()?.bucket;
     if (twin) return twin;
     required(env, 'BUCKET_NAME');
-    return (built ??= s3ObjectStoreFromEnv(client ?? new S3Client({}), env));
+    return (built ??= s3ObjectStoreFromEnv(client ?? new S3Client(awsClientConfig('s3')), env));
   };
 }
 
@@ -125,16 +133,33 @@ export function rateLimiterFromEnv(
   return () =>
     installed()?.limiter ??
     (built ??= new DynamoRateLimiter({
-      client: client ?? new DynamoDBClient({}),
+      client: client ?? new DynamoDBClient(awsClientConfig('dynamodb')),
       tableName: required(env, 'JOBS_TABLE_NAME'),
       ratePerSecond: rateFromEnv(env),
+    }));
+}
+
+/**
+ * The Idempotency-Key records of the async HTTP routes: the installed twin, else DynamoIdempotencyStore, one item
+ * per key in the jobs table (JOBS_TABLE_NAME), so a deployment that has jobs has them too.
+ */
+export function idempotencyStoreFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  client?: DynamoDBClient,
+): () => IdempotencyStore {
+  let built: IdempotencyStore | undefined;
+  return () =>
+    installed()?.idempotency ??
+    (built ??= new DynamoIdempotencyStore({
+      client: client ?? new DynamoDBClient(awsClientConfig('dynamodb')),
+      tableName: required(env, 'JOBS_TABLE_NAME'),
     }));
 }
 
 /** Every part, for the batch functions (ingest-upload, process-chunk); one DynamoDB client for table and limiter. */
 export function jobDepsFromEnv(env: NodeJS.ProcessEnv = process.env, clients: JobAwsClients = {}): JobDeps {
   // Both batch functions use the table on every invocation: no point deferring this client.
-  const dynamo = clients.dynamo ?? new DynamoDBClient({});
+  const dynamo = clients.dynamo ?? new DynamoDBClient(awsClientConfig('dynamodb'));
   return {
     jobs: jobStoreFromEnv(env, dynamo),
     queue: chunkQueueFromEnv(env, clients.sqs),

@@ -19,6 +19,7 @@ type ChunkState = 'claimed' | 'released' | 'done' | 'dead_lettered';
 
 interface ChunkEntry {
   state: ChunkState;
+  owner?: string;
   claimedUntil?: number;
   /** Present once counted in the job: final outcomes, or dead-lettered ones that a redriven claim may replace. */
   outcomes?: RowOutcome[];
@@ -27,6 +28,7 @@ interface ChunkEntry {
 interface JobEntry {
   summary: JobSummary;
   rejected: Map<number, RowOutcome>;
+  report?: { owner: string; until: number };
 }
 
 export class MemoryJobStore implements JobStore {
@@ -66,6 +68,7 @@ export class MemoryJobStore implements JobStore {
         rejected: 0,
         failed: 0,
         startedAt: new Date(this.now()).toISOString(),
+        rev: 0,
       },
       rejected: new Map(),
     });
@@ -87,15 +90,22 @@ export class MemoryJobStore implements JobStore {
     return { ...summary };
   }
 
-  async claimChunk(jobId: string, chunkId: string, leaseMs: number): Promise<ChunkClaim> {
+  async claimChunk(jobId: string, chunkId: string, leaseMs: number, owner: string): Promise<ChunkClaim> {
     const chunks = this.chunksOf(jobId);
     const chunk = chunks.get(chunkId);
     const now = this.now();
-    if (!chunk || chunk.state === 'released' || chunk.state === 'dead_lettered') {
-      chunks.set(chunkId, { state: 'claimed', claimedUntil: now + leaseMs, outcomes: chunk?.outcomes });
+    const free = !chunk || chunk.state === 'released' || chunk.state === 'dead_lettered';
+    if (free || (chunk.state === 'claimed' && chunk.owner === owner)) {
+      chunks.set(chunkId, {
+        state: 'claimed',
+        owner,
+        claimedUntil: now + leaseMs,
+        outcomes: chunk?.outcomes,
+      });
       return { kind: 'claimed', redriven: chunk?.outcomes !== undefined };
     }
-    return claimOfHeldChunk(chunk.state, chunk.claimedUntil ?? 0, now);
+    // Neither free nor ours: held by another attempt, or finished.
+    return claimOfHeldChunk(chunk.state as 'done' | 'claimed', chunk.claimedUntil ?? 0, now);
   }
 
   async completeChunk(
@@ -111,6 +121,7 @@ export class MemoryJobStore implements JobStore {
     const delta = countsDelta(outcomes, chunk?.outcomes);
     summary.started += delta.started;
     summary.failed += delta.failed;
+    summary.rev = (summary.rev ?? 0) + 1;
     chunks.set(chunkId, {
       state: options.deadLettered ? 'dead_lettered' : 'done',
       outcomes: outcomes.map((o) => ({ ...o })),
@@ -118,12 +129,29 @@ export class MemoryJobStore implements JobStore {
     return { ...summary };
   }
 
-  async releaseChunk(jobId: string, chunkId: string): Promise<void> {
+  async releaseChunk(jobId: string, chunkId: string, owner: string): Promise<void> {
     const chunk = this.chunksOf(jobId).get(chunkId);
-    if (chunk?.state === 'claimed') {
+    if (chunk?.state === 'claimed' && chunk.owner === owner) {
       chunk.state = 'released';
       delete chunk.claimedUntil;
+      delete chunk.owner;
     }
+  }
+
+  async takeReportLease(jobId: string, owner: string, leaseMs: number): Promise<JobSummary | undefined> {
+    const entry = this.entry(jobId);
+    const now = this.now();
+    const held = entry.report && entry.report.until >= now && entry.report.owner !== owner;
+    if (entry.summary.state !== 'done' || held) return undefined;
+    entry.report = { owner, until: now + leaseMs };
+    return this.getJob(jobId);
+  }
+
+  async releaseReportLease(jobId: string, owner: string, reportedRev?: number): Promise<void> {
+    const entry = this.entry(jobId);
+    if (entry.report?.owner !== owner) return;
+    entry.report = undefined;
+    if (reportedRev !== undefined) entry.summary.reportedRev = reportedRev;
   }
 
   async markDone(jobId: string): Promise<boolean> {

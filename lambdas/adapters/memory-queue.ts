@@ -2,7 +2,8 @@
  * The chunk queue in process: the embedded twin of SQS + its dead-letter queue for `npm start` and tests. It
  * behaves like the Lambda event source on SQS: each delivery carries a receive count; a message the consumer
  * answers `retry` comes back after its delay (ChangeMessageVisibility); one the consumer throws on comes back
- * after the visibility timeout; a message about to be received more than `maxReceiveCount` times goes to the
+ * after the visibility timeout; one answered `requeue` is sent again as a new message (a fresh receive count)
+ * after its delay, as the worker handler does with SQS; a message about to be received more than `maxReceiveCount` times goes to the
  * dead-letter list instead; `redrive()` moves the dead letters back (with fresh receive counts).
  * Messages travel as JSON, as they would through SQS, so nobody shares objects with the sender.
  */
@@ -12,7 +13,7 @@ import type { ChunkMessage, ChunkQueue } from '../core/jobs';
 export type ChunkConsumer = (
   message: ChunkMessage,
   receiveCount: number,
-) => Promise<{ kind: 'done' } | { kind: 'retry'; delayMs: number }>;
+) => Promise<{ kind: 'done' } | { kind: 'retry' | 'requeue'; delayMs: number }>;
 
 export interface MemoryQueueOptions {
   /** As the queue's redrive policy. */
@@ -127,6 +128,7 @@ export class MemoryChunkQueue implements ChunkQueue {
       .then(
         (result) => {
           if (result.kind === 'retry') this.putBack(entry, result.delayMs);
+          else if (result.kind === 'requeue') this.putBack({ ...entry, receiveCount: 0 }, result.delayMs);
         },
         (error: unknown) => {
           this.options.onError?.(error, message);

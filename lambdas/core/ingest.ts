@@ -14,7 +14,7 @@ import type {
   ObjectStore,
   RowOutcome,
 } from './jobs';
-import { hasAllOutcomes, writeRejectedUpload, writeReport, writeReportIfDone } from './reports';
+import { settleJob, writeRejectedUpload } from './reports';
 import { Chunker, MAX_CHUNK_BYTES } from './upload/chunker';
 import { parseUploadBatches } from './upload/index';
 import { parseUploadKey, uploadJobId } from './upload/key';
@@ -91,22 +91,13 @@ const tooLargeReason = (row: number) =>
   `row ${row}: too large for one queue message (more than ${MAX_CHUNK_BYTES / 1024} KiB as JSON)`;
 
 /**
- * A job the ingest did not run now (it ran before): write its report if it has every outcome but no report yet.
- * A `done` job's report is written again: the run that marked it done may have failed before writing it (this
- * event is then S3's retry of that run), and nothing else would.
+ * A job the ingest did not run now (it ran before): settle it, so a job with every outcome but no report yet (the
+ * run that finished it stopped before writing it; this event is then S3's retry of that run) gets one.
  */
 async function existingJob(deps: IngestDeps, jobId: string): Promise<JobSummary> {
   const job = await deps.jobs.getJob(jobId);
   if (!job) throw new Error(`job ${jobId} was reported to exist but cannot be read`);
-  if (job.state === 'done') {
-    await writeReport(deps, job);
-    return job;
-  }
-  if (job.state === 'running' && hasAllOutcomes(job)) {
-    await writeReportIfDone(deps, job);
-    return (await deps.jobs.getJob(jobId)) ?? job;
-  }
-  return job;
+  return job.state === 'ingesting' ? job : settleJob(deps, job);
 }
 
 export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Promise<IngestResult> {
@@ -178,10 +169,7 @@ export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Prom
 
     const job = await deps.jobs.finishIngest(jobId, { total, rejected: rejectedCount });
     // No row went to a worker (all rejected), or the workers finished before the ingest did: the report is ours.
-    if (hasAllOutcomes(job) && (await writeReportIfDone(deps, job))) {
-      return (await deps.jobs.getJob(jobId)) ?? job;
-    }
-    return job;
+    return settleJob(deps, job);
   } finally {
     // On an early end: stop reading (freeing the connection), and let nothing run on unobserved.
     await batches.return(undefined);

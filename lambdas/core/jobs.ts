@@ -56,6 +56,10 @@ export interface JobSummary {
   failed: number;
   startedAt: string;
   finishedAt?: string;
+  /** Bumped by every recorded chunk: the version of the job's outcomes that a report reflects. */
+  rev?: number;
+  /** The `rev` of the last report written in full (absent: none yet). */
+  reportedRev?: number;
 }
 
 /** The queue of chunks. `sendChunks` must not drop anything: entries the queue refuses are retried or thrown. */
@@ -103,8 +107,12 @@ export interface JobStore {
   recordRejected(jobId: string, outcomes: RowOutcome[]): Promise<void>;
   /** The ingest is over: `total` rows, `rejected` of them rejected. Returns the job as it now stands. */
   finishIngest(jobId: string, totals: { total: number; rejected: number }): Promise<JobSummary>;
-  /** Chunk idempotency: see ChunkClaim. `leaseMs` is how long a claim may run before it counts as abandoned. */
-  claimChunk(jobId: string, chunkId: string, leaseMs: number): Promise<ChunkClaim>;
+  /**
+   * Chunk idempotency: see ChunkClaim. `leaseMs` is how long a claim may run before it counts as abandoned.
+   * `owner` is this attempt's own token: a claim already held by the same owner is `claimed` again, so an
+   * attempt whose claim acted but whose answer was lost (a timeout, a 500) can repeat it and know it holds it.
+   */
+  claimChunk(jobId: string, chunkId: string, leaseMs: number, owner: string): Promise<ChunkClaim>;
   /**
    * Records the chunk's outcomes and adds them to the job's counts, once. Returns the job as it now stands.
    * `deadLettered`: the outcomes are "dead-lettered" failures, which a later claim may replace (see ChunkClaim);
@@ -116,11 +124,18 @@ export interface JobStore {
     outcomes: RowOutcome[],
     options?: { deadLettered?: boolean },
   ): Promise<JobSummary>;
-  /** Releases a claim made by this worker when DANAConnect provably did not act (e.g. 429), so it can run again. */
-  releaseChunk(jobId: string, chunkId: string): Promise<void>;
+  /** Releases `owner`'s claim when DANAConnect provably did not act (e.g. 429), so it can run again. */
+  releaseChunk(jobId: string, chunkId: string, owner: string): Promise<void>;
   /** Moves a finished job (all rows have outcomes) to `done`, once; true for the caller that did it (it writes the report). */
   markDone(jobId: string): Promise<boolean>;
   getJob(jobId: string): Promise<JobSummary | undefined>;
+  /**
+   * The right to write a done job's report, for `leaseMs`: the job as it stands, or undefined when the job is not
+   * done or another writer's lease still runs (that writer checks for newer outcomes before it lets go).
+   */
+  takeReportLease(jobId: string, owner: string, leaseMs: number): Promise<JobSummary | undefined>;
+  /** Ends `owner`'s lease; with `reportedRev`, recording that the report now reflects that revision. */
+  releaseReportLease(jobId: string, owner: string, reportedRev?: number): Promise<void>;
   /**
    * Every row outcome of the job, in row order, each row once. Streams: rejected rows and chunk outcomes are
    * merged on the fly, which relies on chunks being numbered in row order (chunk ids are cut in file order).

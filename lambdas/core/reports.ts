@@ -6,6 +6,7 @@
  * CSV: RFC 4180 (CRLF line ends; a field holding a comma, quote, CR or LF is quoted, quotes doubled), columns
  * `row,status,idResult,error`. Streamed from the job store, so a million-row report never sits in memory.
  */
+import { randomUUID } from 'node:crypto';
 import type { JobStore, JobSummary, ObjectStore, RowOutcome } from './jobs';
 
 export const REPORT_COLUMNS = ['row', 'status', 'idResult', 'error'] as const;
@@ -105,21 +106,72 @@ export async function writeReport(
   await deps.bucket.write(keys.summary, summaryText(summaryOf(job)), 'application/json');
 }
 
+/** How long a report writer may hold the job's report lease by default (writing a million rows takes a while). */
+export const DEFAULT_REPORT_LEASE_MS = 5 * 60_000;
+/** Rewrites in one call while redriven chunks keep changing the outcomes; the next writer picks up the rest. */
+const MAX_REPORT_ROUNDS = 5;
+
 /**
- * Called after anything that may have given a job its last outcome (a completed chunk, the end of the ingest).
- * If every row has its outcome, moves the job to `done` (once, whoever else races for it) and writes its
- * reports. Returns true for the one caller that did it.
+ * Writes a done upload job's reports unless they already reflect its outcomes (`reportedRev = rev`): a duplicate
+ * delivery rewrites nothing. One writer at a time (a lease on the job item), and the writer checks after letting
+ * go whether a redriven chunk changed the outcomes while it wrote, and writes again if so. So a report that was
+ * read before a change can never land after the report of that change: the newer one is written after it.
+ * Returns true when this call wrote them.
  */
-export async function writeReportIfDone(
+export async function publishReport(
+  deps: { jobs: JobStore; bucket: ObjectStore },
+  jobId: string,
+  leaseMs: number = DEFAULT_REPORT_LEASE_MS,
+): Promise<boolean> {
+  const owner = randomUUID();
+  let wrote = false;
+  for (let round = 0; round < MAX_REPORT_ROUNDS; round++) {
+    // Undefined: not done, or another writer holds the lease (it re-checks before it lets go).
+    const job = await deps.jobs.takeReportLease(jobId, owner, leaseMs);
+    if (!job) return wrote;
+    const rev = job.rev ?? 0;
+    const stale = job.reportedRev === undefined || job.reportedRev < rev;
+    if (!stale) {
+      await deps.jobs.releaseReportLease(jobId, owner);
+      return wrote;
+    }
+    try {
+      await writeReport(deps, job);
+    } catch (error) {
+      // Let the next delivery (which this failure brings) write it, without waiting for the lease to run out.
+      await deps.jobs.releaseReportLease(jobId, owner).catch(() => undefined);
+      throw error;
+    }
+    await deps.jobs.releaseReportLease(jobId, owner, rev);
+    wrote = true;
+    const after = await deps.jobs.getJob(jobId);
+    if ((after?.rev ?? 0) === rev) return wrote;
+  }
+  return wrote;
+}
+
+/**
+ * Called after anything that may have given a job its last outcome (a completed chunk, the end of the ingest, a
+ * duplicate delivery): moves a job with every outcome to `done` (once, whoever else races for it), and writes an
+ * upload job's reports if they do not reflect its outcomes yet. Safe to repeat: a crash anywhere in here is
+ * mended by the next delivery. Returns the job as it now stands.
+ */
+export async function settleJob(
   deps: { jobs: JobStore; bucket: ObjectStore },
   job: JobSummary,
-): Promise<boolean> {
-  if (job.state === 'done' || !hasAllOutcomes(job)) return false;
-  if (!(await deps.jobs.markDone(job.jobId))) return false;
-  // Read back for finishedAt, set by markDone.
-  const done = (await deps.jobs.getJob(job.jobId)) ?? job;
-  await writeReport(deps, done);
-  return true;
+  leaseMs: number = DEFAULT_REPORT_LEASE_MS,
+): Promise<JobSummary> {
+  let current = job;
+  if (current.state === 'running' && hasAllOutcomes(current)) {
+    await deps.jobs.markDone(current.jobId);
+    current = (await deps.jobs.getJob(current.jobId)) ?? current;
+  }
+  if (current.state === 'done' && reportSegment(current) !== undefined) {
+    if (await publishReport(deps, current.jobId, leaseMs)) {
+      current = (await deps.jobs.getJob(current.jobId)) ?? current;
+    }
+  }
+  return current;
 }
 
 /**

@@ -4,23 +4,27 @@
  * queue, the store, the bucket, the limiter and the client are ports; the Lambda handler and the local queue
  * both call `processChunk` and act on its answer.
  *
- * Outcome rules (README "Outcome rules"):
- * | what happened                                        | rows                                   | message          |
- * |------------------------------------------------------|----------------------------------------|------------------|
- * | answer 2xx                                           | `started` (idResult) / `failed` (wsError slot) | done     |
- * | 400 / other 4xx: illegal argument                    | `failed`, DANAConnect's reason         | done             |
- * | 429 (Retry-After), 5xx, 401 after the client's refresh, not sent (refused, connect timeout), rate-limit wait too long, credentials unreadable | none yet: claim released | back later, growing delay |
- * | the same, on the last receive (`maxReceiveCount`)    | `failed` "dead-lettered: ..."          | on to the DLQ    |
- * | timeout / lost connection after sending, 2xx not JSON | `failed` "outcome unknown: ..."       | done (never resent) |
- * | an earlier claim ran out (worker crashed mid-call)   | `failed` "outcome unknown: worker stopped mid-call" | done |
- * | claimed by a live worker (concurrent duplicate)      | none (that worker records them)        | back after its lease |
- * | already done                                         | none                                   | done             |
+ * What each failure makes of the rows and the message is the README's "Outcome rules (worker)" table, the one
+ * copy of it; `verdictOn` is its code. The order of steps is what keeps a never-sent row from being reported
+ * "unknown": the pacing wait comes first and holds no claim (a timeout while waiting leaves nothing behind), the
+ * claim is taken only with time left for the call and its bookkeeping, and a claim whose answer was lost is
+ * recognised by its owner token.
  */
+import { randomUUID } from 'node:crypto';
 import type { DanaAnswer, DanaClient } from './dana-client';
+import { deadlineAt, type Deadline } from './deadline';
 import { DanaError, errorClass, InvalidInputError } from './errors';
-import type { ChunkMessage, JobOperation, JobRow, JobStore, ObjectStore, RowOutcome } from './jobs';
+import type {
+  ChunkClaim,
+  ChunkMessage,
+  JobOperation,
+  JobRow,
+  JobStore,
+  ObjectStore,
+  RowOutcome,
+} from './jobs';
 import { PacingBusyError, type RateLimiter } from './pacing';
-import { writeReport, writeReportIfDone } from './reports';
+import { settleJob } from './reports';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from './retry';
 import { MAX_BATCH, parseId, parseRecord } from './validation';
 
@@ -39,6 +43,23 @@ export interface RedeliveryPolicy {
 
 /** 10 s, 20 s, 40 s, ... (each jittered between half and all of it), at most 15 min. */
 export const DEFAULT_REDELIVERY: RedeliveryPolicy = { baseDelayMs: 10_000, maxDelayMs: 15 * 60_000 };
+/**
+ * The 5xx statuses after which a chunk is sent again: only those that prove nothing was acted on. 503 is the
+ * vendor or its load balancer shedding load; a 500, 502 or 504 may come after DANAConnect started some or all of
+ * the rows. An operator who knows their DANAConnect may add 500 (`batch.resendOn5xx`).
+ */
+export const DEFAULT_RESEND_ON_5XX: readonly number[] = [503];
+/**
+ * Kept back from the call for the bookkeeping after it (recording the outcomes, or a release, with their retries):
+ * the call's own deadline ends this long before the invocation's.
+ */
+export const BOOKKEEPING_RESERVE_MS = 10_000;
+/**
+ * What a chunk needs after its pacing wait to be worth claiming: one attempt of the client's default timeout
+ * (8 s) and the bookkeeping reserve. With less left, the worker claims nothing and hands the chunk back, so an
+ * invocation's end never catches a claim before its call was sent.
+ */
+export const DEFAULT_CALL_WINDOW_MS = 8_000 + BOOKKEEPING_RESERVE_MS;
 /** SQS refuses a visibility timeout above 12 hours. */
 const MAX_VISIBILITY_MS = 12 * 60 * 60_000;
 /** DANAConnect's descriptions go into reports; keep them to a sane length. */
@@ -53,6 +74,12 @@ export interface WorkerDeps {
   leaseMs: number;
   /** The queue's maxReceiveCount: on this receive a retryable failure becomes a dead-lettered outcome. */
   maxReceiveCount: number;
+  /** See DEFAULT_RESEND_ON_5XX. */
+  resendOn5xx?: readonly number[];
+  /** The invocation's deadline; without one, there is always time. */
+  deadline?: Deadline;
+  /** See DEFAULT_CALL_WINDOW_MS. */
+  callWindowMs?: number;
   now?: () => number;
   random?: () => number;
   redelivery?: RedeliveryPolicy;
@@ -73,27 +100,31 @@ export type ChunkResult =
       errorClass: string;
       deadLettered: boolean;
       outcomes: RowOutcome[];
-    };
+    }
+  /**
+   * Nothing was claimed or sent (no pacing slot soon enough, no time left in this invocation): send the chunk
+   * again as a new message visible after `delayMs` and delete this one, so that waiting never spends a receive
+   * (and never dead-letters a chunk that was never sent).
+   */
+  | { kind: 'requeue'; delayMs: number; reason: string; errorClass: string };
 
 /** What the worker makes of a failed call. */
 type Verdict =
   | { kind: 'final'; error: string }
-  | { kind: 'retry'; reason: string; errorClass: string; retryAfterMs?: number; retryAt?: number };
+  | { kind: 'retry'; reason: string; errorClass: string; retryAfterMs?: number };
 
 const truncate = (text: string) =>
   text.length <= MAX_REASON_CHARS ? text : `${text.slice(0, MAX_REASON_CHARS - 1)}…`;
 
-/** The verdict on an error thrown while pacing or calling; see the table at the top. */
-export function verdictOn(error: unknown): Verdict {
-  if (error instanceof PacingBusyError) {
-    return { kind: 'retry', reason: 'rate limit wait too long', errorClass: 'paced', retryAt: error.retryAt };
-  }
+/** The verdict on an error thrown by the call (README "Outcome rules (worker)"). */
+export function verdictOn(error: unknown, resendOn5xx: readonly number[] = DEFAULT_RESEND_ON_5XX): Verdict {
   if (error instanceof InvalidInputError) return { kind: 'final', error: `invalid chunk: ${error.message}` };
   // Credentials unreadable, a malformed secret: nothing was sent; an operator can fix it before the last receive.
   if (!(error instanceof DanaError)) {
     const name = errorClass(error);
     return { kind: 'retry', reason: `${name} error before sending`, errorClass: name };
   }
+  const unknown = (): Verdict => ({ kind: 'final', error: truncate(`outcome unknown: ${error.message}`) });
   switch (error.kind) {
     case 'illegal_argument':
       return { kind: 'final', error: truncate(`refused by DANAConnect: ${error.message}`) };
@@ -105,15 +136,17 @@ export function verdictOn(error: unknown): Verdict {
         retryAfterMs: error.retryAfterMs,
       };
     case 'unauthorized':
-    case 'upstream_internal':
-      // A 5xx is taken as "not started" (the batch design's decision; see README "Outcome rules").
       return { kind: 'retry', reason: error.message, errorClass: error.kind };
+    case 'upstream_internal':
+      return error.status !== undefined && resendOn5xx.includes(error.status)
+        ? { kind: 'retry', reason: error.message, errorClass: error.kind }
+        : unknown();
     case 'timeout':
     case 'network':
     case 'unexpected_answer':
       return error.delivery === 'no'
         ? { kind: 'retry', reason: error.message, errorClass: error.kind }
-        : { kind: 'final', error: truncate(`outcome unknown: ${error.message}`) };
+        : unknown();
   }
 }
 
@@ -172,12 +205,18 @@ export function outcomesOfAnswer(rows: JobRow[], operation: JobOperation, body: 
   return rows.map((r, i) => outcomeOfSlot(r.row, body[i]));
 }
 
-function call(client: WorkerDeps['client'], message: ChunkMessage): Promise<DanaAnswer<unknown>> {
+function call(
+  client: WorkerDeps['client'],
+  message: ChunkMessage,
+  deadline: Deadline | undefined,
+): Promise<DanaAnswer<unknown>> {
   const { operation, rows } = message;
+  const options = deadline === undefined ? {} : { deadline };
   if (operation.kind === 'batch') {
     return client.startBatch(
       operation.conversationId,
       rows.map((r) => r.record),
+      options,
     );
   }
   if (rows.length !== 1) {
@@ -185,12 +224,98 @@ function call(client: WorkerDeps['client'], message: ChunkMessage): Promise<Dana
   }
   const record = rows[0]!.record;
   return operation.kind === 'data'
-    ? client.startData(operation.conversationId, record)
-    : client.startDataByProject(operation.projectId, record);
+    ? client.startData(operation.conversationId, record, options)
+    : client.startDataByProject(operation.projectId, record, options);
 }
 
 const failAll = (rows: JobRow[], error: string): RowOutcome[] =>
   rows.map((r) => ({ row: r.row, status: 'failed', error }));
+
+const requeue = (delayMs: number, reason: string, errorClass: string): ChunkResult => ({
+  kind: 'requeue',
+  delayMs: Math.min(MAX_VISIBILITY_MS, Math.max(0, delayMs)),
+  reason,
+  errorClass,
+});
+
+/**
+ * Waits for a pacing slot, holding no claim. No slot soon enough, or a limiter that cannot be reached: the chunk
+ * is handed back without spending a receive (nothing was claimed or sent).
+ */
+async function pace(deps: WorkerDeps, receiveCount: number): Promise<ChunkResult | undefined> {
+  const now = deps.now ?? Date.now;
+  try {
+    await deps.limiter.acquire();
+    return undefined;
+  } catch (error) {
+    if (error instanceof PacingBusyError) {
+      return requeue(error.retryAt - now(), 'rate limit wait too long', 'paced');
+    }
+    const delay = redeliveryDelay(receiveCount, undefined, deps.redelivery, deps.random);
+    return requeue(delay, 'rate limiter unavailable', errorClass(error));
+  }
+}
+
+/** Records a chunk's outcomes, then settles its job (done, reports). Returns the outcomes. */
+async function finish(
+  deps: WorkerDeps,
+  message: ChunkMessage,
+  outcomes: RowOutcome[],
+  deadLettered = false,
+): Promise<RowOutcome[]> {
+  const job = await deps.jobs.completeChunk(message.jobId, message.chunkId, outcomes, { deadLettered });
+  await settleJob(deps, job, deps.leaseMs);
+  return outcomes;
+}
+
+/** A retryable failure: nothing was started. The chunk comes back later, or on its last receive is dead-lettered. */
+async function handBack(
+  deps: WorkerDeps,
+  message: ChunkMessage,
+  receiveCount: number,
+  owner: string,
+  verdict: Extract<Verdict, { kind: 'retry' }>,
+): Promise<ChunkResult> {
+  const { reason, errorClass } = verdict;
+  if (receiveCount >= deps.maxReceiveCount) {
+    const error = truncate(`dead-lettered: ${reason} (after ${receiveCount} attempts)`);
+    const outcomes = await finish(deps, message, failAll(message.rows, error), true);
+    return { kind: 'retry', delayMs: 0, reason, errorClass, deadLettered: true, outcomes };
+  }
+  await deps.jobs.releaseChunk(message.jobId, message.chunkId, owner);
+  const delayMs = redeliveryDelay(receiveCount, verdict.retryAfterMs, deps.redelivery, deps.random);
+  return { kind: 'retry', delayMs, reason, errorClass, deadLettered: false, outcomes: [] };
+}
+
+/** The one call to DANAConnect for a chunk this attempt has claimed, and what it makes of the rows. */
+async function callAndRecord(
+  deps: WorkerDeps,
+  message: ChunkMessage,
+  receiveCount: number,
+  owner: string,
+): Promise<ChunkResult> {
+  let answer: DanaAnswer<unknown>;
+  try {
+    const callDeadline = deps.deadline && deadlineAt(deps.deadline.at - BOOKKEEPING_RESERVE_MS);
+    answer = await call(deps.client, message, callDeadline);
+  } catch (error) {
+    const verdict = verdictOn(error, deps.resendOn5xx);
+    if (verdict.kind === 'retry') return handBack(deps, message, receiveCount, owner, verdict);
+    return { kind: 'done', outcomes: await finish(deps, message, failAll(message.rows, verdict.error)) };
+  }
+  const outcomes = outcomesOfAnswer(message.rows, message.operation, answer.body);
+  return { kind: 'done', outcomes: await finish(deps, message, outcomes) };
+}
+
+/** Claims the chunk for this attempt; a claim that failed may have acted, so it is given back on the way out. */
+async function claim(deps: WorkerDeps, message: ChunkMessage, owner: string): Promise<ChunkClaim> {
+  try {
+    return await deps.jobs.claimChunk(message.jobId, message.chunkId, deps.leaseMs, owner);
+  } catch (error) {
+    await deps.jobs.releaseChunk(message.jobId, message.chunkId, owner).catch(() => undefined);
+    throw error;
+  }
+}
 
 /** Processes one delivery of a chunk message; `receiveCount` is the queue's (1 on the first delivery). */
 export async function processChunk(
@@ -198,83 +323,37 @@ export async function processChunk(
   message: ChunkMessage,
   receiveCount: number,
 ): Promise<ChunkResult> {
-  const now = deps.now ?? Date.now;
-  const { jobId, chunkId, rows } = message;
-
-  const finish = async (outcomes: RowOutcome[], deadLettered = false) => {
-    const job = await deps.jobs.completeChunk(jobId, chunkId, outcomes, { deadLettered });
-    // Already done: this chunk replaced dead-lettered outcomes (a redrive) of a job whose report is out, so the
-    // report is written again (or, after a lost race, rewritten with the same content).
-    if (job.state === 'done') await writeReport(deps, job);
-    else await writeReportIfDone(deps, job);
-    return outcomes;
-  };
-
-  const claim = await deps.jobs.claimChunk(jobId, chunkId, deps.leaseMs);
-  switch (claim.kind) {
+  const paced = await pace(deps, receiveCount);
+  if (paced) return paced;
+  if (deps.deadline && deps.deadline.remainingMs() < (deps.callWindowMs ?? DEFAULT_CALL_WINDOW_MS)) {
+    return requeue(0, 'too little time left in this invocation to call', 'deadline');
+  }
+  const owner = randomUUID();
+  const claimed = await claim(deps, message, owner);
+  switch (claimed.kind) {
+    case 'claimed':
+      return callAndRecord(deps, message, receiveCount, owner);
     case 'done': {
-      // A duplicate, or the redelivery after a worker stopped between completing and reporting. A job already
-      // `done` may have stopped after markDone but before its report was written (a crash, an S3 error): nothing
-      // else would ever write it, so it is written again (same content: every outcome is final).
-      const job = await deps.jobs.getJob(jobId);
-      if (job?.state === 'done') await writeReport(deps, job);
-      else if (job) await writeReportIfDone(deps, job);
+      // A duplicate, or the redelivery after a worker stopped between recording and reporting: settle the job,
+      // which writes a report that does not reflect its outcomes yet (and nothing if it does).
+      const job = await deps.jobs.getJob(message.jobId);
+      if (job) await settleJob(deps, job, deps.leaseMs);
       return { kind: 'done', outcomes: [] };
     }
     case 'busy':
       return {
         kind: 'retry',
-        delayMs: Math.min(MAX_VISIBILITY_MS, Math.max(1, claim.retryInMs)),
+        delayMs: Math.min(MAX_VISIBILITY_MS, Math.max(1, claimed.retryInMs)),
         reason: 'chunk claimed by another worker',
         errorClass: 'busy',
         deadLettered: false,
         outcomes: [],
       };
-    case 'abandoned':
-      return {
-        kind: 'done',
-        outcomes: await finish(failAll(rows, 'outcome unknown: worker stopped mid-call')),
-      };
-    case 'claimed':
-      break;
-  }
-  let answer: DanaAnswer<unknown>;
-  try {
-    await deps.limiter.acquire();
-    answer = await call(deps.client, message);
-  } catch (error) {
-    const verdict = verdictOn(error);
-    if (verdict.kind === 'final') {
-      return { kind: 'done', outcomes: await finish(failAll(rows, verdict.error)) };
+    case 'abandoned': {
+      const outcomes = failAll(message.rows, 'outcome unknown: worker stopped mid-call');
+      return { kind: 'done', outcomes: await finish(deps, message, outcomes) };
     }
-    if (receiveCount >= deps.maxReceiveCount) {
-      const outcomes = failAll(
-        rows,
-        truncate(`dead-lettered: ${verdict.reason} (after ${receiveCount} attempts)`),
-      );
-      await finish(outcomes, true);
-      return {
-        kind: 'retry',
-        delayMs: 0,
-        reason: verdict.reason,
-        errorClass: verdict.errorClass,
-        deadLettered: true,
-        outcomes,
-      };
-    }
-    // Provably not started: let the chunk run again later.
-    await deps.jobs.releaseChunk(jobId, chunkId);
-    const retryAfterMs = verdict.retryAt !== undefined ? verdict.retryAt - now() : verdict.retryAfterMs;
-    return {
-      kind: 'retry',
-      delayMs: redeliveryDelay(receiveCount, retryAfterMs, deps.redelivery, deps.random),
-      reason: verdict.reason,
-      errorClass: verdict.errorClass,
-      deadLettered: false,
-      outcomes: [],
-    };
   }
-  return { kind: 'done', outcomes: await finish(outcomesOfAnswer(rows, message.operation, answer.body)) };
 }
 
 function parseOperation(raw: unknown): JobOperation {

@@ -15,12 +15,14 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { danaClientFromEnv } from '../adapters/dana';
+import { awsClientConfig } from '../adapters/aws-clients';
 import { jobDepsFromEnv } from '../adapters/job-deps';
-import { ConfigurationError, errorClass } from '../core/errors';
+import { deadlineOf } from '../core/deadline';
+import { ConfigurationError, describeError, errorClass } from '../core/errors';
 import type { ChunkMessage } from '../core/jobs';
 import {
   parseChunkMessage,
@@ -29,13 +31,14 @@ import {
   type ChunkResult,
   type WorkerDeps,
 } from '../core/worker';
-import { describeError } from '../core/errors';
 
 /** A claim outlives the invocation that made it by this much (clock skew between workers). */
 const LEASE_MARGIN_MS = 60_000;
 /** Without a Lambda context (local runs): Lambda's longest timeout. */
 const DEFAULT_LEASE_MS = 15 * 60_000;
 export const DEFAULT_MAX_RECEIVE_COUNT = 5;
+/** SQS's longest message delay. */
+const MAX_DELAY_SECONDS = 900;
 
 export type ProcessFn = (
   message: ChunkMessage,
@@ -68,75 +71,120 @@ export function maxReceiveCountFromEnv(env: NodeJS.ProcessEnv = process.env): nu
   return value;
 }
 
-/** The batch handler, without middy: what a test or a local runner drives with an SQS event. */
-export function chunkBatchHandler(deps: ChunkHandlerDeps) {
-  const { logger, metrics } = deps;
+type Log = Logger;
+type Where = { jobId: string; chunkId: string; rows: number; receiveCount: number };
 
-  function countError(error: unknown): void {
-    const single = metrics.singleMetric();
-    single.addDimension('errorClass', errorClass(error));
-    single.addMetric('Errors', MetricUnit.Count, 1);
-  }
+function countError(metrics: Metrics, error: unknown): void {
+  const single = metrics.singleMetric();
+  single.addDimension('errorClass', errorClass(error));
+  single.addMetric('Errors', MetricUnit.Count, 1);
+}
 
-  /** True when the record must be reported as a batch item failure. */
-  async function one(record: SQSRecord, context: Context | undefined): Promise<boolean> {
-    const log = logger.createChild();
-    log.setCorrelationId(record.messageId);
-    const receiveCount = Number(record.attributes?.ApproximateReceiveCount) || 1;
-    let message: ChunkMessage;
-    try {
-      message = parseChunkMessage(record.body);
-    } catch (error) {
-      countError(error);
-      log.error('malformed chunk message; it goes to the dead-letter queue after maxReceiveCount', {
-        receiveCount,
-        ...describeError(error),
-      });
-      return true;
-    }
-    const where = { jobId: message.jobId, chunkId: message.chunkId, rows: message.rows.length, receiveCount };
-    let result: ChunkResult;
-    try {
-      result = await deps.process(message, receiveCount, context);
-    } catch (error) {
-      countError(error);
-      log.error('chunk failed; it comes back after the visibility timeout', {
-        ...where,
-        ...describeError(error),
-      });
-      return true;
-    }
-    const started = result.outcomes.filter((o) => o.status === 'started').length;
-    const failed = result.outcomes.length - started;
-    if (started > 0) metrics.addMetric('RowsStarted', MetricUnit.Count, started);
-    if (failed > 0) metrics.addMetric('RowsFailed', MetricUnit.Count, failed);
-    if (result.kind === 'done') {
-      log.info('chunk done', { ...where, started, failed, duplicate: result.outcomes.length === 0 });
-      return false;
-    }
-    metrics.addMetric(result.deadLettered ? 'ChunksDeadLettered' : 'ChunksRetried', MetricUnit.Count, 1);
-    const visibilityTimeout = Math.ceil(result.delayMs / 1000);
-    try {
-      await deps.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: deps.queueUrl,
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: visibilityTimeout,
-        }),
-      );
-    } catch (error) {
-      // The message still comes back, after the queue's visibility timeout instead.
-      log.warn('could not change the message visibility', { ...where, ...describeError(error) });
-    }
-    const line = { ...where, retryInSeconds: visibilityTimeout, errorClass: result.errorClass };
-    if (result.deadLettered)
-      log.error('chunk dead-lettered: its rows are reported failed', { ...line, failed });
-    else log.warn('chunk handed back for a later try', line);
+/** Sends the chunk again as a new message (the wait spends no receive); true when it must come back instead. */
+async function requeueRecord(
+  deps: ChunkHandlerDeps,
+  record: SQSRecord,
+  result: Extract<ChunkResult, { kind: 'requeue' }>,
+  log: Log,
+  where: Where,
+): Promise<boolean> {
+  const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.ceil(result.delayMs / 1000));
+  try {
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deps.queueUrl,
+        MessageBody: record.body,
+        DelaySeconds: delaySeconds,
+      }),
+    );
+  } catch (error) {
+    // Nothing is lost: this message comes back after its visibility timeout (spending a receive after all).
+    log.warn('could not requeue the chunk', { ...where, ...describeError(error) });
     return true;
   }
+  deps.metrics.addMetric('ChunksRequeued', MetricUnit.Count, 1);
+  log.info('chunk requeued: nothing was claimed or sent', {
+    ...where,
+    retryInSeconds: delaySeconds,
+    errorClass: result.errorClass,
+  });
+  return false;
+}
 
+/** Hands the message back to come again after the worker's delay (or on to the dead-letter queue). */
+async function handBackRecord(
+  deps: ChunkHandlerDeps,
+  record: SQSRecord,
+  result: Extract<ChunkResult, { kind: 'retry' }>,
+  log: Log,
+  where: Where,
+): Promise<true> {
+  deps.metrics.addMetric(result.deadLettered ? 'ChunksDeadLettered' : 'ChunksRetried', MetricUnit.Count, 1);
+  const visibilityTimeout = Math.ceil(result.delayMs / 1000);
+  try {
+    await deps.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: deps.queueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: visibilityTimeout,
+      }),
+    );
+  } catch (error) {
+    // The message still comes back, after the queue's visibility timeout instead.
+    log.warn('could not change the message visibility', { ...where, ...describeError(error) });
+  }
+  const line = { ...where, retryInSeconds: visibilityTimeout, errorClass: result.errorClass };
+  if (result.deadLettered) {
+    log.error('chunk dead-lettered: its rows are reported failed', {
+      ...line,
+      failed: result.outcomes.length,
+    });
+  } else log.warn('chunk handed back for a later try', line);
+  return true;
+}
+
+/** One SQS record: true when it must be reported as a batch item failure (it comes back). */
+async function handleRecord(deps: ChunkHandlerDeps, record: SQSRecord, context?: Context): Promise<boolean> {
+  const log = deps.logger.createChild();
+  log.setCorrelationId(record.messageId);
+  const receiveCount = Number(record.attributes?.ApproximateReceiveCount) || 1;
+  let message: ChunkMessage;
+  try {
+    message = parseChunkMessage(record.body);
+  } catch (error) {
+    countError(deps.metrics, error);
+    log.error('malformed chunk message; it goes to the dead-letter queue after maxReceiveCount', {
+      receiveCount,
+      ...describeError(error),
+    });
+    return true;
+  }
+  const where = { jobId: message.jobId, chunkId: message.chunkId, rows: message.rows.length, receiveCount };
+  let result: ChunkResult;
+  try {
+    result = await deps.process(message, receiveCount, context);
+  } catch (error) {
+    countError(deps.metrics, error);
+    log.error('chunk failed; it comes back after the visibility timeout', {
+      ...where,
+      ...describeError(error),
+    });
+    return true;
+  }
+  if (result.kind === 'requeue') return requeueRecord(deps, record, result, log, where);
+  const started = result.outcomes.filter((o) => o.status === 'started').length;
+  const failed = result.outcomes.length - started;
+  if (started > 0) deps.metrics.addMetric('RowsStarted', MetricUnit.Count, started);
+  if (failed > 0) deps.metrics.addMetric('RowsFailed', MetricUnit.Count, failed);
+  if (result.kind === 'retry') return handBackRecord(deps, record, result, log, where);
+  log.info('chunk done', { ...where, started, failed, duplicate: result.outcomes.length === 0 });
+  return false;
+}
+
+/** The batch handler, without middy: what a test or a local runner drives with an SQS event. */
+export function chunkBatchHandler(deps: ChunkHandlerDeps) {
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-    const failures = await Promise.all(event.Records.map((record) => one(record, context)));
+    const failures = await Promise.all(event.Records.map((record) => handleRecord(deps, record, context)));
     return {
       batchItemFailures: event.Records.filter((_, i) => failures[i]).map((r) => ({
         itemIdentifier: r.messageId,
@@ -170,7 +218,7 @@ export function chunkHandlerFromEnv(
   const queueUrl = env.QUEUE_URL;
   if (!tableName) throw new ConfigurationError('JOBS_TABLE_NAME is not set');
   if (!queueUrl) throw new ConfigurationError('QUEUE_URL is not set');
-  const sqs = options.clients?.sqs ?? new SQSClient({});
+  const sqs = options.clients?.sqs ?? new SQSClient(awsClientConfig('sqs'));
   const deps = jobDepsFromEnv(env, { ...options.clients, sqs });
   const base: Omit<WorkerDeps, 'leaseMs'> = {
     client: danaClientFromEnv(env, {
@@ -186,7 +234,11 @@ export function chunkHandlerFromEnv(
   };
   const batch = chunkBatchHandler({
     process: (message, receiveCount, context) =>
-      processChunk({ ...base, leaseMs: leaseFor(context) }, message, receiveCount),
+      processChunk(
+        { ...base, leaseMs: leaseFor(context), deadline: deadlineOf(context, DEFAULT_LEASE_MS) },
+        message,
+        receiveCount,
+      ),
     sqs,
     queueUrl,
     logger,

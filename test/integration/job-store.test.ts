@@ -68,6 +68,7 @@ describe.each(stores)('%s', (_, makeStore) => {
       rejected: 0,
       failed: 0,
       startedAt: new Date(clock.now).toISOString(),
+      rev: 0,
     });
     await store.finishIngest(jobId, { total: 0, rejected: 0 });
     expect(await store.createJob(upload(jobId))).toBe('running');
@@ -85,39 +86,71 @@ describe.each(stores)('%s', (_, makeStore) => {
   it('claims: claimed, then busy while the lease runs, done once completed', async () => {
     const jobId = await newJob();
     const chunk = `${jobId}#000000000`;
-    expect(await store.claimChunk(jobId, chunk, 60_000)).toEqual({ kind: 'claimed', redriven: false });
-    expect(await store.claimChunk(jobId, chunk, 60_000)).toEqual({ kind: 'busy', retryInMs: 60_000 });
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w1')).toEqual({ kind: 'claimed', redriven: false });
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w2')).toEqual({ kind: 'busy', retryInMs: 60_000 });
     await store.completeChunk(jobId, chunk, [started(1)]);
-    expect(await store.claimChunk(jobId, chunk, 60_000)).toEqual({ kind: 'done' });
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w1')).toEqual({ kind: 'done' });
   });
 
   it('a claim whose lease ran out is abandoned, and stays so until completed', async () => {
     const jobId = await newJob();
     const chunk = `${jobId}#000000001`;
-    expect((await store.claimChunk(jobId, chunk, 1_000)).kind).toBe('claimed');
+    expect((await store.claimChunk(jobId, chunk, 1_000, 'w1')).kind).toBe('claimed');
     clock.now += 1_001;
-    expect(await store.claimChunk(jobId, chunk, 1_000)).toEqual({ kind: 'abandoned' });
-    expect(await store.claimChunk(jobId, chunk, 1_000)).toEqual({ kind: 'abandoned' });
+    expect(await store.claimChunk(jobId, chunk, 1_000, 'w2')).toEqual({ kind: 'abandoned' });
+    expect(await store.claimChunk(jobId, chunk, 1_000, 'w3')).toEqual({ kind: 'abandoned' });
     await store.completeChunk(jobId, chunk, [failed(11, 'outcome unknown: worker stopped mid-call')]);
-    expect(await store.claimChunk(jobId, chunk, 1_000)).toEqual({ kind: 'done' });
+    expect(await store.claimChunk(jobId, chunk, 1_000, 'w1')).toEqual({ kind: 'done' });
+  });
+
+  it('the same owner claims again: an attempt whose claim acted but lost its answer still holds it', async () => {
+    const jobId = await newJob();
+    const chunk = `${jobId}#000000003`;
+    expect((await store.claimChunk(jobId, chunk, 60_000, 'w1')).kind).toBe('claimed');
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w1')).toEqual({ kind: 'claimed', redriven: false });
+    expect((await store.claimChunk(jobId, chunk, 60_000, 'w2')).kind).toBe('busy');
+    // Only the owner releases: a stray release by another attempt changes nothing.
+    await store.releaseChunk(jobId, chunk, 'w2');
+    expect((await store.claimChunk(jobId, chunk, 60_000, 'w2')).kind).toBe('busy');
+    await store.releaseChunk(jobId, chunk, 'w1');
+    expect((await store.claimChunk(jobId, chunk, 60_000, 'w2')).kind).toBe('claimed');
+  });
+
+  it('report lease: one writer at a time, only on a done job, and it records what the report reflects', async () => {
+    const jobId = await newJob();
+    await store.finishIngest(jobId, { total: 1, rejected: 0 });
+    expect(await store.takeReportLease(jobId, 'r1', 60_000)).toBeUndefined(); // not done yet
+    const chunk = `${jobId}#000000000`;
+    await store.claimChunk(jobId, chunk, 60_000, 'w1');
+    const completed = await store.completeChunk(jobId, chunk, [started(1)]);
+    expect(await store.markDone(jobId)).toBe(true);
+    const leased = await store.takeReportLease(jobId, 'r1', 60_000);
+    expect(leased).toMatchObject({ state: 'done', rev: completed.rev });
+    expect(leased?.reportedRev).toBeUndefined();
+    expect(await store.takeReportLease(jobId, 'r2', 60_000)).toBeUndefined(); // r1 holds it
+    await store.releaseReportLease(jobId, 'r2', 99); // not r2's: ignored
+    await store.releaseReportLease(jobId, 'r1', completed.rev!);
+    expect(await store.takeReportLease(jobId, 'r2', 60_000)).toMatchObject({ reportedRev: completed.rev });
+    clock.now += 60_001; // r2 stopped without letting go: its lease runs out
+    expect(await store.takeReportLease(jobId, 'r3', 60_000)).toMatchObject({ reportedRev: completed.rev });
   });
 
   it('a released claim can be claimed again', async () => {
     const jobId = await newJob();
     const chunk = `${jobId}#000000002`;
-    await store.claimChunk(jobId, chunk, 60_000);
-    await store.releaseChunk(jobId, chunk);
-    expect(await store.claimChunk(jobId, chunk, 60_000)).toEqual({ kind: 'claimed', redriven: false });
+    await store.claimChunk(jobId, chunk, 60_000, 'w1');
+    await store.releaseChunk(jobId, chunk, 'w1');
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w1')).toEqual({ kind: 'claimed', redriven: false });
     await store.completeChunk(jobId, chunk, [started(1)]);
-    await store.releaseChunk(jobId, chunk); // too late: a done chunk stays done
-    expect(await store.claimChunk(jobId, chunk, 60_000)).toEqual({ kind: 'done' });
+    await store.releaseChunk(jobId, chunk, 'w1'); // too late: a done chunk stays done
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w1')).toEqual({ kind: 'done' });
   });
 
   it('counts a chunk once when two deliveries complete it at the same time', async () => {
     const jobId = await newJob();
     await store.finishIngest(jobId, { total: 3, rejected: 0 });
     const chunk = `${jobId}#000000000`;
-    await store.claimChunk(jobId, chunk, 60_000);
+    await store.claimChunk(jobId, chunk, 60_000, 'w1');
     const answers = await Promise.all([
       store.completeChunk(jobId, chunk, [started(1), started(2), failed(3)]),
       store.completeChunk(jobId, chunk, [started(1), started(2), failed(3)]),
@@ -151,7 +184,7 @@ describe.each(stores)('%s', (_, makeStore) => {
     const jobId = await newJob();
     const chunk = `${jobId}#000000000`;
     await store.finishIngest(jobId, { total: 2, rejected: 0 });
-    await store.claimChunk(jobId, chunk, 60_000);
+    await store.claimChunk(jobId, chunk, 60_000, 'w1');
     await store.completeChunk(jobId, chunk, [failed(1, 'dead-lettered: x'), failed(2, 'dead-lettered: x')], {
       deadLettered: true,
     });
@@ -162,19 +195,19 @@ describe.each(stores)('%s', (_, makeStore) => {
     expect(await store.getJob(jobId)).toMatchObject({ started: 0, failed: 2 });
     expect(await store.markDone(jobId)).toBe(true);
 
-    expect(await store.claimChunk(jobId, chunk, 60_000)).toEqual({ kind: 'claimed', redriven: true });
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w1')).toEqual({ kind: 'claimed', redriven: true });
     // Until the redriven run completes, the report still shows the dead-lettered outcomes.
     expect((await all(store.outcomes(jobId))).map((o) => o.error)).toEqual([
       'dead-lettered: x',
       'dead-lettered: x',
     ]);
     // Released again (e.g. another 429): still redriven on the next claim.
-    await store.releaseChunk(jobId, chunk);
-    expect(await store.claimChunk(jobId, chunk, 60_000)).toEqual({ kind: 'claimed', redriven: true });
+    await store.releaseChunk(jobId, chunk, 'w1');
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w1')).toEqual({ kind: 'claimed', redriven: true });
     const job = await store.completeChunk(jobId, chunk, [started(1), failed(2, 'DANAConnect error 1008')]);
     expect(job).toMatchObject({ state: 'done', total: 2, started: 1, failed: 1 });
     expect(await all(store.outcomes(jobId))).toEqual([started(1), failed(2, 'DANAConnect error 1008')]);
-    expect(await store.claimChunk(jobId, chunk, 60_000)).toEqual({ kind: 'done' });
+    expect(await store.claimChunk(jobId, chunk, 60_000, 'w1')).toEqual({ kind: 'done' });
   });
 
   it('outcomes: rejected rows and chunk outcomes merged in row order, each row once', async () => {
@@ -193,11 +226,11 @@ describe.each(stores)('%s', (_, makeStore) => {
     const order = chunks.map((_, i) => i).reverse();
     for (const index of order) {
       const chunk = `${jobId}#${String(index).padStart(9, '0')}`;
-      await store.claimChunk(jobId, chunk, 60_000);
+      await store.claimChunk(jobId, chunk, 60_000, 'w1');
       await store.completeChunk(jobId, chunk, [...chunks[index]!].reverse().map(started));
     }
     // A chunk still claimed has no outcomes yet and must not show up.
-    await store.claimChunk(jobId, `${jobId}#000000999`, 60_000);
+    await store.claimChunk(jobId, `${jobId}#000000999`, 60_000, 'w1');
     const outcomes = await all(store.outcomes(jobId));
     expect(outcomes.map((o) => o.row)).toEqual(rows);
     expect(outcomes.filter((o) => o.status === 'rejected')).toEqual(rejectedRows);
@@ -211,7 +244,7 @@ describe('DynamoJobStore items', () => {
     const jobId = randomUUID();
     await store.createJob(upload(jobId));
     await store.recordRejected(jobId, [{ row: 2, status: 'rejected', error: 'row 2: bad' }]);
-    await store.claimChunk(jobId, `${jobId}#000000000`, 60_000);
+    await store.claimChunk(jobId, `${jobId}#000000000`, 60_000, 'w1');
     await store.completeChunk(jobId, `${jobId}#000000000`, [started(1)]);
     const items = await dynamo.send(
       new QueryCommand({

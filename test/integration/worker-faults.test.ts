@@ -94,12 +94,43 @@ describe('worker against the sandbox', () => {
     expect(batchCalls(sandbox)).toHaveLength(3 + 4);
   });
 
-  it('a 500 with an empty body is a 5xx like any other', async () => {
+  it.each([
+    ['500 with a wsError', { status: 500 }],
+    ['500 with no body', { status: 500, body: '' }],
+    ['502 with no body (the load balancer)', { status: 502, body: '' }],
+    ['504 with no body (the load balancer)', { status: 504, body: '' }],
+  ])('defect 1: a %s after DANAConnect acted never starts the rows again', async (_, fault) => {
     const job = await seedUploadJob(jobs, { total: 12, rejected: [12] });
-    sandbox.setFaults({ failNext: { count: 2, status: 500, body: '' } });
+    sandbox.setFaults({ failNext: { count: 1, afterProcessing: true, ...fault } });
+    await runQueue(deps(), job.messages, { concurrency: 1 });
+    const { rows, summary } = await expectSound(job);
+    // The first chunk was started by DANAConnect and then answered with an error: unknown, never resent.
+    expect(summary).toMatchObject({ started: 1, rejected: 1, failed: 10 });
+    for (const row of rows.slice(0, 10))
+      expect(row.error).toMatch(/^outcome unknown: upstream internal error/);
+    expect(sandbox.started()).toHaveLength(11);
+    expect(batchCalls(sandbox)).toHaveLength(2);
+  });
+
+  it('defect 1: a batch DANAConnect started half of before failing is never sent again', async () => {
+    const job = await seedUploadJob(jobs, { total: 10, rejected: [] });
+    sandbox.setFaults({ partialBatchNext: { count: 1, startFirst: 4, body: '' } });
     await runQueue(deps(), job.messages, { concurrency: 1 });
     const { summary } = await expectSound(job);
-    expect(summary).toMatchObject({ started: 11, rejected: 1, failed: 0 });
+    expect(summary).toMatchObject({ started: 0, failed: 10 });
+    expect(sandbox.started()).toHaveLength(4);
+    expect(batchCalls(sandbox)).toHaveLength(1);
+  });
+
+  it('a 503 (load shed, nothing acted) comes back and starts once; with resendOn5xx [503, 500] so does a 500', async () => {
+    const job = await seedUploadJob(jobs, { total: 20, rejected: [] });
+    sandbox.setFaults({ failNext: { count: 1, status: 503, body: '' } });
+    await runQueue(deps(), job.messages.slice(0, 1), { concurrency: 1 });
+    sandbox.setFaults({ failNext: { count: 1, status: 500 } });
+    await runQueue(deps({ resendOn5xx: [503, 500] }), job.messages.slice(1), { concurrency: 1 });
+    const { summary } = await expectSound(job);
+    expect(summary).toMatchObject({ started: 20, failed: 0 });
+    expect(batchCalls(sandbox)).toHaveLength(4);
   });
 
   it('429 with Retry-After: the message stays away at least that long, then starts once', async () => {
@@ -225,7 +256,7 @@ describe('worker against the sandbox', () => {
     expect(await processChunk(deps(), first!, 2)).toMatchObject({ kind: 'retry', errorClass: 'busy' });
     clock.offset += LEASE_MS + 1;
     const redelivered = await processChunk(deps(), first!, 3);
-    expect(redelivered.kind).toBe('done');
+    if (redelivered.kind !== 'done') throw new Error(`expected done, got ${redelivered.kind}`);
     expect(redelivered.outcomes.map((o) => o.error)).toEqual(
       first!.rows.map(() => 'outcome unknown: worker stopped mid-call'),
     );
@@ -247,7 +278,7 @@ describe('worker against the sandbox', () => {
     const job = await seedUploadJob(jobs, { total: 15, rejected: [] });
     const d = deps();
     const first = await processChunk(d, job.messages[0]!, 1);
-    expect(first.outcomes).toHaveLength(10);
+    expect(first.kind === 'done' && first.outcomes).toHaveLength(10);
     expect(await processChunk(d, job.messages[0]!, 1)).toEqual({ kind: 'done', outcomes: [] });
     await runQueue(d, job.messages); // the whole set again, duplicates included
     await expectSound(job);

@@ -104,7 +104,7 @@ describe('process-chunk handler on SQS (moto)', () => {
     sandbox.reset();
     const job = await seedUploadJob(jobs, { total: 14, rejected: [14] });
     await new SqsChunkQueue(sqs, queueUrl).sendChunks(job.messages);
-    sandbox.setFaults({ errorRate: 1, errorStatus: 502 });
+    sandbox.setFaults({ errorRate: 1, errorStatus: 503 });
     const handler = handlerFor();
 
     const first = await pump(handler, async () => (await depth(dlqUrl)) === job.messages.length);

@@ -9,7 +9,7 @@ import {
   reportKeys,
   reportLine,
   writeRejectedUpload,
-  writeReportIfDone,
+  settleJob,
 } from '../../lambdas/core/reports';
 import { expectCompleteReport, MemoryBucket, parseCsv, reportRows } from '../integration/worker-harness';
 
@@ -73,7 +73,7 @@ describe('report CSV', () => {
   });
 });
 
-describe('writeReportIfDone', () => {
+describe('settleJob', () => {
   async function uploadJob(jobs: MemoryJobStore, jobId: string) {
     await jobs.createJob({
       jobId,
@@ -90,9 +90,9 @@ describe('writeReportIfDone', () => {
     await jobs.completeChunk('j1', 'j1#000000000', [{ row: 1, status: 'started', idResult: 5 }]);
     const ingesting = (await jobs.getJob('j1'))!;
     expect(hasAllOutcomes(ingesting)).toBe(false);
-    expect(await writeReportIfDone({ jobs, bucket }, ingesting)).toBe(false);
+    expect(await settleJob({ jobs, bucket }, ingesting)).toMatchObject({ state: 'ingesting' });
     const running = await jobs.finishIngest('j1', { total: 3, rejected: 1 });
-    expect(await writeReportIfDone({ jobs, bucket }, running)).toBe(false);
+    expect(await settleJob({ jobs, bucket }, running)).toMatchObject({ state: 'running' });
     expect(bucket.objects.size).toBe(0);
     expect((await jobs.getJob('j1'))!.state).toBe('running');
   });
@@ -114,11 +114,8 @@ describe('writeReportIfDone', () => {
       { row: 3, status: 'started', idResult: 7 },
     ]);
     const job = await jobs.finishIngest('j2', { total: 6, rejected: 2 });
-    const results = await Promise.all([
-      writeReportIfDone({ jobs, bucket }, job),
-      writeReportIfDone({ jobs, bucket }, job),
-    ]);
-    expect(results.filter(Boolean)).toHaveLength(1);
+    const results = await Promise.all([settleJob({ jobs, bucket }, job), settleJob({ jobs, bucket }, job)]);
+    for (const settled of results) expect(settled.state).toBe('done');
     expect(bucket.writes).toBe(2);
     const { rows, summary } = await expectCompleteReport(jobs, bucket, 'j2', '1001', 'march/contacts', 6);
     expect(rows.map((r) => r.status)).toEqual([
@@ -132,7 +129,8 @@ describe('writeReportIfDone', () => {
     expect(summary).toMatchObject({ total: 6, started: 3, rejected: 2, failed: 1 });
     expect(summary.finishedAt >= summary.startedAt).toBe(true);
     expect(bucket.objects.get(reportKeys('1001', 'march/contacts').csv)!.contentType).toMatch(/^text\/csv/);
-    expect(await writeReportIfDone({ jobs, bucket }, (await jobs.getJob('j2'))!)).toBe(false);
+    // A duplicate delivery settles again: the report already reflects every outcome, so nothing is rewritten.
+    await settleJob({ jobs, bucket }, (await jobs.getJob('j2'))!);
     expect(bucket.writes).toBe(2);
   });
 
@@ -147,9 +145,56 @@ describe('writeReportIfDone', () => {
     });
     await jobs.completeChunk('j3', 'j3#000000000', [{ row: 1, status: 'started', idResult: 9 }]);
     const job = await jobs.finishIngest('j3', { total: 1, rejected: 0 });
-    expect(await writeReportIfDone({ jobs, bucket }, job)).toBe(true);
+    expect(await settleJob({ jobs, bucket }, job)).toMatchObject({ state: 'done' });
     expect((await jobs.getJob('j3'))!.state).toBe('done');
     expect(bucket.objects.size).toBe(0);
+  });
+});
+
+describe('an older report can overwrite a newer one (defect 6)', () => {
+  /** A bucket whose next write reads its body at once but lands only when the test opens the gate. */
+  class GatedBucket extends MemoryBucket {
+    gate: Promise<void> | undefined;
+    read_: Promise<void> | undefined;
+    override async write(key: string, body: string | AsyncIterable<string>, contentType: string) {
+      let text = '';
+      if (typeof body === 'string') text = body;
+      else for await (const piece of body) text += piece;
+      const gate = this.gate;
+      this.gate = undefined;
+      if (gate) await gate;
+      return super.write(key, text, contentType);
+    }
+  }
+
+  it('a report read before a redrive never lands after the redrive: the newer one is written after it', async () => {
+    const jobs = new MemoryJobStore();
+    const bucket = new GatedBucket();
+    await jobs.createJob({
+      jobId: 'j6',
+      source: 'upload',
+      operation: { kind: 'batch', conversationId: 1001 },
+      name: 'r',
+    });
+    const chunk = 'j6#000000000';
+    await jobs.claimChunk('j6', chunk, 60_000, 'w1');
+    const dead: RowOutcome = { row: 1, status: 'failed', error: 'dead-lettered: throttled (429)' };
+    await jobs.completeChunk('j6', chunk, [dead], { deadLettered: true });
+    await jobs.finishIngest('j6', { total: 1, rejected: 0 });
+    // Writer A (a duplicate delivery) reads the dead-lettered outcome, and its write stalls on the way to S3.
+    let open!: () => void;
+    bucket.gate = new Promise((resolve) => (open = resolve));
+    const writerA = settleJob({ jobs, bucket }, (await jobs.getJob('j6'))!);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // The redrive: the chunk is claimed again, started, and its worker settles the job while A still writes.
+    expect(await jobs.claimChunk('j6', chunk, 60_000, 'w2')).toEqual({ kind: 'claimed', redriven: true });
+    const job = await jobs.completeChunk('j6', chunk, [{ row: 1, status: 'started', idResult: 42 }]);
+    await settleJob({ jobs, bucket }, job);
+    open(); // A's stale report lands after the redrive's outcomes were recorded
+    await writerA;
+    const { rows, summary } = await expectCompleteReport(jobs, bucket, 'j6', '1001', 'r', 1);
+    expect(rows).toEqual([{ row: 1, status: 'started', idResult: 42 }]);
+    expect(summary).toMatchObject({ started: 1, failed: 0 });
   });
 });
 

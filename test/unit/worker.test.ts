@@ -5,7 +5,6 @@ import {
   InvalidInputError,
   type DanaErrorInit,
 } from '../../lambdas/core/errors';
-import { PacingBusyError } from '../../lambdas/core/pacing';
 import {
   DEFAULT_REDELIVERY,
   outcomesOfAnswer,
@@ -27,6 +26,27 @@ describe('verdictOn: which error becomes which outcome', () => {
   ] as const)('%s (delivery %s) comes back later', (kind, delivery, status) => {
     const verdict = verdictOn(dana({ kind, delivery, status }));
     expect(verdict).toMatchObject({ kind: 'retry', errorClass: kind });
+  });
+
+  // Defect 1: a 5xx after DANAConnect acted must never start the rows again. Only statuses that prove nothing
+  // was acted on (429, and 503 by default) send a chunk again.
+  it.each([500, 502, 504, 599])('defect 1: a %s is an unknown outcome, never sent again', (status) => {
+    for (const body of [{ wsError: { idError: 1, errorDescription: 'x' } }, undefined]) {
+      const verdict = verdictOn(dana({ kind: 'upstream_internal', delivery: 'unknown', status, body }));
+      expect(verdict.kind).toBe('final');
+      expect(verdict.kind === 'final' && verdict.error).toMatch(/^outcome unknown: /);
+    }
+  });
+
+  it('batch.resendOn5xx: an operator who knows their DANAConnect may add 500, and only that', () => {
+    const error500 = dana({ kind: 'upstream_internal', delivery: 'unknown', status: 500 });
+    expect(verdictOn(error500, [503, 500])).toMatchObject({ kind: 'retry' });
+    expect(
+      verdictOn(dana({ kind: 'upstream_internal', delivery: 'unknown', status: 502 }), [503, 500]).kind,
+    ).toBe('final');
+    expect(verdictOn(dana({ kind: 'upstream_internal', delivery: 'unknown', status: 503 }), []).kind).toBe(
+      'final',
+    );
   });
 
   it('keeps Retry-After for the redelivery delay', () => {
@@ -63,15 +83,10 @@ describe('verdictOn: which error becomes which outcome', () => {
     });
   });
 
-  it('an invalid id in the message fails the rows; a pacing wait or unreadable credentials retry', () => {
+  it('an invalid id in the message fails the rows; unreadable credentials retry', () => {
     expect(verdictOn(new InvalidInputError('conversationId', 'must be an integer'))).toEqual({
       kind: 'final',
       error: 'invalid chunk: conversationId: must be an integer',
-    });
-    expect(verdictOn(new PacingBusyError(123))).toMatchObject({
-      kind: 'retry',
-      errorClass: 'paced',
-      retryAt: 123,
     });
     expect(verdictOn(new ConfigurationError('secret x: value is not valid JSON'))).toMatchObject({
       kind: 'retry',
