@@ -7,6 +7,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidInputError } from '../lambdas/core/errors';
 import { parseId } from '../lambdas/core/validation';
+import {
+  MAX_LAMBDA_TIMEOUT_SECONDS,
+  PROCESS_CHUNK_BATCH_SIZE,
+  WORKER_BASE_TIMEOUT_SECONDS,
+  workerPacingWaitMs,
+  workerTimeoutSeconds,
+} from './worker-budget';
 
 export type AuthMode = 'iam' | 'api-key';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -54,6 +61,11 @@ export interface BatchConfig {
   workerMaxConcurrency: number;
   /** Receives of a chunk before it goes to the dead-letter queue; the worker gets the same value. */
   maxReceiveCount: number;
+  /**
+   * The 5xx statuses after which the worker sends a chunk again (docs/OUTCOME-RULES.md). Default [503]: any other
+   * 5xx may come after DANAConnect started rows. Add 500 only if you know your DANAConnect never acts before one.
+   */
+  resendOn5xx: number[];
   /** Alarm when the oldest chunk has waited longer than this (the queue is not draining). */
   backlogAlarmMinutes: number;
   /** The ingest function's timeout (at most Lambda's 15 minutes) and memory. */
@@ -93,6 +105,7 @@ export const DEFAULT_BATCH_CONFIG: BatchConfig = {
   rateLimitPerSecond: 10,
   workerMaxConcurrency: 5,
   maxReceiveCount: 5,
+  resendOn5xx: [503],
   backlogAlarmMinutes: 180,
   ingestTimeoutSeconds: 900,
   ingestMemoryMb: 1024,
@@ -355,6 +368,35 @@ function checkScheduledStart(c: Checker, path: string, value: unknown): Schedule
   return { name, conversationId, cron, enabled, description };
 }
 
+/** Distinct 5xx statuses; 503 is the default, and the only one that proves nothing was acted on. */
+function checkResendOn5xx(c: Checker, value: unknown): number[] | undefined {
+  const path = 'batch.resendOn5xx';
+  if (!Array.isArray(value)) return c.fail(path, 'must be an array of HTTP statuses from 500 to 599');
+  const statuses = value.map((v, i) => c.number(`${path}[${i}]`, v, 500, 599, true));
+  if (statuses.some((s) => s === undefined)) return undefined;
+  if (new Set(statuses).size !== statuses.length) return c.fail(path, 'must not repeat a status');
+  return statuses as number[];
+}
+
+/**
+ * Every chunk that can wait for a pacing slot at once (the workers' concurrency × their batch size) must get one
+ * within the worker's timeout, or pacing alone would hand chunks back without end: such a config cannot work.
+ */
+function checkPacingFits(c: Checker, rate: number, concurrency: number): void {
+  const waitMs = workerPacingWaitMs(rate, concurrency);
+  const timeout = workerTimeoutSeconds(waitMs);
+  if (timeout <= MAX_LAMBDA_TIMEOUT_SECONDS) return;
+  const fits = Math.floor(
+    (MAX_LAMBDA_TIMEOUT_SECONDS - WORKER_BASE_TIMEOUT_SECONDS) / ((PROCESS_CHUNK_BATCH_SIZE * 1.05) / rate),
+  );
+  c.fail(
+    'batch.workerMaxConcurrency',
+    `${concurrency} workers × ${PROCESS_CHUNK_BATCH_SIZE} chunks each wait up to ${Math.ceil(waitMs / 1000)} s ` +
+      `for their pacing slots at ${rate} calls/s, beyond what a worker can live (Lambda's 15 minutes with the call ` +
+      `and its bookkeeping): at this rate use at most ${fits} (or raise batch.rateLimitPerSecond)`,
+  );
+}
+
 /** `batch`, each key (and each key of `lifecycle`) laid over its default. */
 function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
   const keys = Object.keys(DEFAULT_BATCH_CONFIG);
@@ -384,6 +426,10 @@ function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
   );
   // One receive would leave no room for a single retry of a 429 or 5xx; SQS allows at most 1000.
   const maxReceiveCount = c.number('batch.maxReceiveCount', merged.maxReceiveCount, 2, 1_000, true);
+  const resendOn5xx = checkResendOn5xx(c, merged.resendOn5xx);
+  if (rateLimitPerSecond !== undefined && workerMaxConcurrency !== undefined) {
+    checkPacingFits(c, rateLimitPerSecond, workerMaxConcurrency);
+  }
   const backlogAlarmMinutes = c.number(
     'batch.backlogAlarmMinutes',
     merged.backlogAlarmMinutes,
@@ -409,6 +455,7 @@ function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
     rateLimitPerSecond: rateLimitPerSecond!,
     workerMaxConcurrency: workerMaxConcurrency!,
     maxReceiveCount: maxReceiveCount!,
+    resendOn5xx: resendOn5xx!,
     backlogAlarmMinutes: backlogAlarmMinutes!,
     ingestTimeoutSeconds: ingestTimeoutSeconds!,
     ingestMemoryMb: ingestMemoryMb!,

@@ -4,11 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { PythonToolError } from '../scripts/python-tool';
+import { startAwsFaultProxy } from './harness/aws-fault-proxy';
 import { startMotoServer } from './moto-server';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     motoEndpoint: string;
+    /**
+     * moto behind the fault proxy with no random faults: AWS's own semantics that moto lacks (DynamoDB transaction
+     * conflicts, atomic conditional writes). Tests that inject faults start a proxy of their own.
+     */
+    awsEndpoint: string;
     /** Where every test worker's stdout/stderr is captured for the log audit (test/audit). */
     logCaptureDir: string;
   }
@@ -24,11 +30,15 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   // moto first: if it cannot start, the run stops here and there is no capture folder to leave behind.
   const moto = process.env.MOTO_ENDPOINT ? undefined : await startMoto();
-  project.provide('motoEndpoint', process.env.MOTO_ENDPOINT ?? moto!.url);
+  const motoEndpoint = process.env.MOTO_ENDPOINT ?? moto!.url;
+  project.provide('motoEndpoint', motoEndpoint);
+  const proxy = await startAwsFaultProxy({ target: motoEndpoint });
+  project.provide('awsEndpoint', proxy.url);
   const logCaptureDir = mkdtempSync(join(tmpdir(), 'dana-gateway-logs-'));
   project.provide('logCaptureDir', logCaptureDir);
   return async () => {
     rmSync(logCaptureDir, { recursive: true, force: true });
+    await proxy.close();
     await moto?.stop();
   };
 }

@@ -8,17 +8,13 @@ import { GatewayFunction, type FunctionDefaults } from './gateway-function';
 import { JobsBucket } from './jobs-bucket';
 import { JobsTable } from './jobs-table';
 import { DeadLetterQueue, WorkQueue } from './queues';
+import { DEFAULT_MAX_WAIT_MS } from '../../lambdas/core/pacing';
+import { PROCESS_CHUNK_BATCH_SIZE, workerPacingWaitMs, workerTimeoutSeconds } from '../worker-budget';
 
-/**
- * The worker's timeout. One chunk waits at most 5 s for its pacing slot (lambdas/core/pacing.ts), makes one
- * DANAConnect call (8 s, or two after a 401 refresh, plus reading the secret and a token), a few DynamoDB writes,
- * and, for the chunk that completes a job, streams the job's report from the table to S3 (a million-row job is
- * about 100 MB of outcomes). The chunk queue's visibility timeout is 6 times this.
- */
-export const PROCESS_CHUNK_TIMEOUT = Duration.seconds(120);
+/** The worker's timeout at the default pacing wait (5 s); see ../worker-budget.ts for how it is derived. */
+export const PROCESS_CHUNK_TIMEOUT = Duration.seconds(workerTimeoutSeconds(DEFAULT_MAX_WAIT_MS));
 export const PROCESS_CHUNK_MEMORY_MB = 512;
-/** Chunks per invocation, processed concurrently (the rate limiter spaces the calls); each is up to 10 rows. */
-export const PROCESS_CHUNK_BATCH_SIZE = 5;
+export { PROCESS_CHUNK_BATCH_SIZE };
 /** Lambda's own retries of a failed ingest (S3 invokes asynchronously); the ingest is idempotent. */
 export const INGEST_RETRY_ATTEMPTS = 2;
 
@@ -44,6 +40,9 @@ export class BatchPipeline extends Construct {
   constructor(scope: Construct, id: string, props: BatchPipelineProps) {
     super(scope, id);
     const { config, defaults } = props;
+    // The pacing wait, the timeout, the lease and the visibility timeout agree: see ../worker-budget.ts.
+    const pacingWaitMs = workerPacingWaitMs(config.rateLimitPerSecond, config.workerMaxConcurrency);
+    const workerTimeout = Duration.seconds(workerTimeoutSeconds(pacingWaitMs));
 
     this.bucket = new JobsBucket(this, 'Jobs', {
       lifecycle: config.lifecycle,
@@ -51,7 +50,7 @@ export class BatchPipeline extends Construct {
     });
     this.table = new JobsTable(this, 'JobsTable');
     this.chunks = new WorkQueue(this, 'Chunks', {
-      consumerTimeout: PROCESS_CHUNK_TIMEOUT,
+      consumerTimeout: workerTimeout,
       maxReceiveCount: config.maxReceiveCount,
       maxMessageAge: Duration.minutes(config.backlogAlarmMinutes),
       holds: 'chunks of up to 10 rows to start',
@@ -117,7 +116,7 @@ export class BatchPipeline extends Construct {
       name: 'process-chunk',
       description:
         'Chunk from SQS: paced, idempotent start/list/data; outcomes to the jobs table, reports to S3',
-      timeout: PROCESS_CHUNK_TIMEOUT,
+      timeout: workerTimeout,
       memorySize: PROCESS_CHUNK_MEMORY_MB,
       callsDana: true,
       environment: {
@@ -125,6 +124,8 @@ export class BatchPipeline extends Construct {
         QUEUE_URL: queueUrl,
         BUCKET_NAME: bucketName,
         DANA_RATE_LIMIT_PER_SECOND: String(config.rateLimitPerSecond),
+        DANA_PACING_MAX_WAIT_MS: String(pacingWaitMs),
+        BATCH_RESEND_ON_5XX: config.resendOn5xx.join(','),
         // The worker turns the last receive's retryable failure into a dead-lettered outcome: it must know
         // which receive is the last, so it gets the very value the redrive policy has.
         MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
@@ -143,6 +144,8 @@ export class BatchPipeline extends Construct {
     );
     this.bucket.grantWriteReports(this.worker.role);
     this.table.grantReadWrite(this.worker.role);
+    // A chunk that waited without being claimed or sent is requeued as a new message (it spends no receive).
+    this.grantSend(this.worker.role);
   }
 
   /**

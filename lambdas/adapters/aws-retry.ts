@@ -57,14 +57,15 @@ export function isTransientAwsError(error: unknown): boolean {
 }
 
 /**
- * For the batch's bookkeeping writes: short jittered waits, about 15 s in all, which the worker's timeout
- * budgets for (infra/constructs/batch-pipeline.ts). Each attempt is bounded by the client's request timeout.
+ * For the batch's bookkeeping writes: many short jittered waits, 20 s in all, which the worker's timeout budgets
+ * for (infra/worker-budget.ts). Many attempts because a conflict on the hot job item is brief but, at worker
+ * concurrency 20, frequent; each attempt is bounded by the client's request timeout.
  */
 export const AWS_WRITE_RETRY: RetryPolicy = {
-  maxAttempts: 10,
+  maxAttempts: 60,
   baseDelayMs: 20,
-  maxDelayMs: 2_000,
-  budgetMs: 15_000,
+  maxDelayMs: 1_000,
+  budgetMs: 20_000,
 };
 
 /** Runs `send` until it succeeds, fails for good, or the policy is spent. */

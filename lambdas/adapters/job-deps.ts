@@ -24,7 +24,7 @@ import { ConfigurationError } from '../core/errors';
 import { awsClientConfig } from './aws-clients';
 import type { IdempotencyStore } from '../core/idempotency';
 import type { ChunkQueue, JobStore, ObjectStore } from '../core/jobs';
-import { rateFromEnv, type RateLimiter } from '../core/pacing';
+import { maxWaitFromEnv, rateFromEnv, type RateLimiter } from '../core/pacing';
 import { DynamoIdempotencyStore } from './dynamo-idempotency-store';
 import { DynamoJobStore } from './dynamo-job-store';
 import { DynamoRateLimiter } from './dynamo-rate-limiter';
@@ -136,6 +136,7 @@ export function rateLimiterFromEnv(
       client: client ?? new DynamoDBClient(awsClientConfig('dynamodb')),
       tableName: required(env, 'JOBS_TABLE_NAME'),
       ratePerSecond: rateFromEnv(env),
+      maxWaitMs: maxWaitFromEnv(env),
     }));
 }
 

@@ -1,12 +1,13 @@
 /**
  * Pacing of calls to DANAConnect across every concurrent worker: GCRA as slot reservation. Each call reserves
- * the next free slot, `max(now, lastSlot + interval)` with `interval = ceil(1000 / R)` ms, and waits for it.
+ * the next free slot, `max(now, lastSlot + interval)` with `interval = 1.05 × 1000 / R` ms, and waits for it.
  * Slots are at least `interval` apart, so no half-open 1 s window ever holds more than R of them. The slot
  * math is a pure function; where `lastSlot` lives (memory, one DynamoDB item) is an adapter's business.
  *
  * A caller never waits longer than `maxWaitMs`: when the next free slot is further away, nothing is reserved
- * and PacingBusyError says when to come back, so a worker hands its message back to the queue rather than
- * sleeping through its Lambda's timeout.
+ * and PacingBusyError says when to come back, so a worker hands its chunk back (requeued, spending no receive)
+ * rather than sleeping through its Lambda's timeout. The deployed wait is `pacingWaitBudgetMs`, long enough
+ * for every chunk that can wait at once, so in steady state nothing is handed back at all.
  */
 import { ConfigurationError } from './errors';
 import { sleep } from './retry';
@@ -36,12 +37,23 @@ export const DEFAULT_MAX_WAIT_MS = 5_000;
  */
 export const PACING_HEADROOM = 0.05;
 
-/** Whole milliseconds between slots: 1000/R plus the headroom, rounded up. */
+/**
+ * Milliseconds between slots: 1000/R plus the headroom, as a fraction (slots live in a number, not a timer), so
+ * the spacing is exact at every rate the config allows: a whole-millisecond interval would halve 1000/s.
+ */
 export function slotIntervalMs(ratePerSecond: number): number {
   if (!Number.isFinite(ratePerSecond) || ratePerSecond <= 0) {
     throw new RangeError('rate limit must be a positive number of calls per second');
   }
-  return Math.ceil((1000 * (1 + PACING_HEADROOM)) / ratePerSecond);
+  return (1000 * (1 + PACING_HEADROOM)) / ratePerSecond;
+}
+
+/**
+ * The longest a caller may wait for its slot, so that pacing alone never hands a chunk back: every chunk that can
+ * be waiting at once (`waiters`: the workers' concurrency times their batch size) gets a slot within it.
+ */
+export function pacingWaitBudgetMs(ratePerSecond: number, waiters: number): number {
+  return Math.max(DEFAULT_MAX_WAIT_MS, Math.ceil(waiters * slotIntervalMs(ratePerSecond)));
 }
 
 export type SlotDecision =
@@ -90,6 +102,17 @@ export class MemoryRateLimiter implements RateLimiter {
     this.lastSlot = decision.at;
     if (decision.at > now) await this.sleep(decision.at - now);
   }
+}
+
+/** The wait limit from `DANA_PACING_MAX_WAIT_MS` (set by the stack from pacingWaitBudgetMs; default 5 s). */
+export function maxWaitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.DANA_PACING_MAX_WAIT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_WAIT_MS;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ConfigurationError('DANA_PACING_MAX_WAIT_MS must be a whole number of milliseconds');
+  }
+  return value;
 }
 
 /** R from `DANA_RATE_LIMIT_PER_SECOND` (default 10). */

@@ -2,18 +2,8 @@
  * The retry policy, error class by error class. A start must never reach DANAConnect twice because of us, so a
  * start is retried only when DANAConnect provably did not act on it; reads are retried on any transient failure.
  *
- * | error class                                   | start (POST)                         | read (GET data, token) |
- * |-----------------------------------------------|--------------------------------------|------------------------|
- * | network, request never sent (refused, DNS, connect timeout) | retry                  | retry                  |
- * | any failure before a byte of the request was written (e.g. a TLS handshake reset) | retry | retry         |
- * | 429 throttled                                 | retry after max(Retry-After, backoff), if within the budget | same |
- * | 401 / 403 unauthorized (API or token endpoint) | once: fresh secret (and token), then retry once | same        |
- * | 400 / other 4xx illegal argument              | never                                | never                  |
- * | 5xx upstream internal error                   | never (it may have started someone)  | retry                  |
- * | timeout after the request was sent            | never (outcome unknown)              | retry                  |
- * | network, connection lost after sending        | never (outcome unknown)              | retry                  |
- * | unexpected answer (2xx but not JSON)          | never                                | never                  |
- * | the invocation's deadline spent before sending | never (not sent; no time left)      | never                  |
+ * Which error class is retried, for starts and for reads, is the "Retry policy" table of docs/CLIENT.md, the one
+ * copy of it; `isRetryable` is its code.
  *
  * Delays: full jitter, `random() * min(maxDelayMs, baseDelayMs * 2^retry)`, and no retry that would begin later than
  * `budgetMs` after the first attempt, so a loop ends within `budgetMs` plus one attempt's timeout. The one

@@ -4,8 +4,8 @@
  * queue, the store, the bucket, the limiter and the client are ports; the Lambda handler and the local queue
  * both call `processChunk` and act on its answer.
  *
- * What each failure makes of the rows and the message is the README's "Outcome rules (worker)" table, the one
- * copy of it; `verdictOn` is its code. The order of steps is what keeps a never-sent row from being reported
+ * What each failure makes of the rows and the message is the "Outcome rules (worker)" table of
+ * docs/OUTCOME-RULES.md, the one copy of it; `verdictOn` is its code. The order of steps is what keeps a never-sent row from being reported
  * "unknown": the pacing wait comes first and holds no claim (a timeout while waiting leaves nothing behind), the
  * claim is taken only with time left for the call and its bookkeeping, and a claim whose answer was lost is
  * recognised by its owner token.
@@ -116,7 +116,7 @@ type Verdict =
 const truncate = (text: string) =>
   text.length <= MAX_REASON_CHARS ? text : `${text.slice(0, MAX_REASON_CHARS - 1)}…`;
 
-/** The verdict on an error thrown by the call (README "Outcome rules (worker)"). */
+/** The verdict on an error thrown by the call (docs/OUTCOME-RULES.md). */
 export function verdictOn(error: unknown, resendOn5xx: readonly number[] = DEFAULT_RESEND_ON_5XX): Verdict {
   if (error instanceof InvalidInputError) return { kind: 'final', error: `invalid chunk: ${error.message}` };
   // Credentials unreadable, a malformed secret: nothing was sent; an operator can fix it before the last receive.

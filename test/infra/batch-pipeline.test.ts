@@ -401,9 +401,13 @@ describe('the pipeline functions', () => {
 
   it('process-chunk: the pipeline’s names, the rate limit, the receive count and DANAConnect', () => {
     const { batch, secret } = custom.stack;
+    // 3 workers × 5 chunks at 2.5/s wait up to 15 × 420 ms = 6.3 s for pacing: 115 s + 7 s (worker-budget.ts).
     expect(functionOf(custom, 'process-chunk').Properties).toMatchObject({
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
+      Timeout: 122,
+    });
+    expect(functionOf(base, 'process-chunk').Properties).toMatchObject({
       Timeout: PROCESS_CHUNK_TIMEOUT.toSeconds(),
     });
     expect(envOf(custom, 'process-chunk')).toEqual({
@@ -412,6 +416,8 @@ describe('the pipeline functions', () => {
       QUEUE_URL: ref(custom, batch.chunks.queue),
       BUCKET_NAME: ref(custom, batch.bucket.bucket),
       DANA_RATE_LIMIT_PER_SECOND: '2.5',
+      DANA_PACING_MAX_WAIT_MS: '6300',
+      BATCH_RESEND_ON_5XX: '503',
       MAX_RECEIVE_COUNT: '7',
       DANA_BASE_URL: 'https://appserv.danaconnect.com',
       DANA_SECRET_ID: ref(custom, secret.created!),
@@ -506,6 +512,8 @@ describe('least privilege', () => {
             'sqs:GetQueueAttributes',
             'sqs:GetQueueUrl',
             'sqs:ReceiveMessage',
+            // A chunk that waited without being claimed or sent is requeued as a new message.
+            'sqs:SendMessage',
           ],
           Resource: arnOf(s, s.stack.batch.chunks.queue),
         },

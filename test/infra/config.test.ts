@@ -73,6 +73,7 @@ describe('configuration: defaults and cdk.json', () => {
       rateLimitPerSecond: 10,
       workerMaxConcurrency: 5,
       maxReceiveCount: 5,
+      resendOn5xx: [503],
       backlogAlarmMinutes: 180,
       ingestTimeoutSeconds: 900,
       ingestMemoryMb: 1024,
@@ -210,6 +211,36 @@ describe('configuration: errors name the setting and the rule', () => {
     expect(message).toContain('  - stage: ');
     expect(message).toContain('  - danaBaseUrl: ');
     expect(message).toContain('  - scheduledStarts[0].cron: ');
+  });
+
+  it('batch.resendOn5xx: distinct statuses from 500 to 599, 500 may be added', () => {
+    expect(parseGatewayConfig({ batch: { resendOn5xx: [503, 500] } }).batch.resendOn5xx).toEqual([503, 500]);
+    expect(parseGatewayConfig({ batch: { resendOn5xx: [] } }).batch.resendOn5xx).toEqual([]);
+    for (const [bad, problem] of [
+      [[429], 'batch.resendOn5xx[0]: must be an integer from 500 to 599'],
+      [[503, 503], 'batch.resendOn5xx: must not repeat a status'],
+      ['503', 'batch.resendOn5xx: must be an array'],
+    ] as const) {
+      expect(() => parseGatewayConfig({ batch: { resendOn5xx: bad } })).toThrow(problem);
+    }
+  });
+
+  // Defect 5: a config whose waiting chunks cannot all get a pacing slot within a worker's life cannot work.
+  it('defect 5: refuses a rate and concurrency whose pacing wait cannot fit a worker, saying what fits', () => {
+    expect(
+      parseGatewayConfig({ batch: { rateLimitPerSecond: 0.1, workerMaxConcurrency: 2 } }).batch,
+    ).toMatchObject({
+      rateLimitPerSecond: 0.1,
+      workerMaxConcurrency: 2,
+    });
+    expect(
+      parseGatewayConfig({ batch: { rateLimitPerSecond: 1000, workerMaxConcurrency: 1000 } }).batch,
+    ).toBeDefined();
+    expect(() =>
+      parseGatewayConfig({ batch: { rateLimitPerSecond: 0.1, workerMaxConcurrency: 20 } }),
+    ).toThrow(
+      /batch\.workerMaxConcurrency: 20 workers × 5 chunks each wait up to 1050 s for their pacing slots at 0\.1 calls\/s.*use at most 14/,
+    );
   });
 
   it('the app refuses to synthesize with an invalid configuration', () => {

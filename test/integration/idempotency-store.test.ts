@@ -18,10 +18,10 @@ import type { IdempotencyStore } from '../../lambdas/core/idempotency';
 import type { ChunkMessage, ChunkQueue } from '../../lambdas/core/jobs';
 import type { HttpHandler } from '../../lambdas/http/doorway';
 import { apiGatewayEvent, lambdaContext, withBody, withHeader } from '../fixtures/events';
-import { createJobsTable, motoDynamo } from './job-store-table';
+import { createJobsTable, awsDynamo } from './job-store-table';
 
 const clock = { now: Date.UTC(2026, 0, 2, 3, 4, 5) };
-const dynamo = motoDynamo(inject('motoEndpoint'));
+const dynamo = awsDynamo(inject('motoEndpoint'));
 const tableName = `jobs-idempotency-${randomUUID()}`;
 
 beforeAll(() => createJobsTable(dynamo, tableName));

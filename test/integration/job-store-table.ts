@@ -1,5 +1,15 @@
-/** The jobs table for tests on moto_server, and a DynamoDB client that gives moto DynamoDB's atomicity. */
+/**
+ * The jobs table for tests on moto_server, and DynamoDB clients: `awsDynamo` goes through the fault proxy that
+ * gives moto DynamoDB's own semantics (atomic conditional writes, transaction conflicts); `motoDynamo` is the
+ * older one-request-at-a-time client, kept for the pacing benchmark only.
+ */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { awsClientConfig } from '../../lambdas/adapters/aws-clients';
+
+/** A client as the functions build theirs (timeouts, retries), pointed at `endpoint` (the fault proxy). */
+export function awsDynamo(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ ...awsClientConfig('dynamodb'), endpoint, region: 'us-east-1' });
+}
 
 /** The jobs table as the stack creates it: keys `pk` and `sk`, on demand. */
 export async function createJobsTable(client: DynamoDBClient, tableName: string): Promise<void> {

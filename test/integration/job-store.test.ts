@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
 import { MemoryJobStore } from '../../lambdas/adapters/memory-job-store';
 import type { JobStore, RowOutcome } from '../../lambdas/core/jobs';
-import { createJobsTable, motoDynamo } from './job-store-table';
+import { createJobsTable, awsDynamo } from './job-store-table';
 
 const clock = { now: Date.UTC(2026, 0, 2, 3, 4, 5) };
-const dynamo = motoDynamo(inject('motoEndpoint'));
+const dynamo = awsDynamo(inject('motoEndpoint'));
 const tableName = `jobs-store-${randomUUID()}`;
 
 beforeAll(() => createJobsTable(dynamo, tableName));

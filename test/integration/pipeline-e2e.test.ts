@@ -37,7 +37,7 @@ import { ingestDepsFromEnv, ingestUploadHandler } from '../../lambdas/ingest-upl
 import { chunkHandlerFromEnv } from '../../lambdas/process-chunk/handler';
 import { startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { rememberCredentialsSeenBy } from '../audit/sensitive';
-import { createJobsTable, motoDynamo } from './job-store-table';
+import { createJobsTable, awsDynamo } from './job-store-table';
 import { arnOf, createChunkQueues, depth, pump, type ChunkHandler, type TestQueue } from './sqs-harness';
 import { batchCalls, expectCompleteReport, pipelineEnv } from './worker-harness';
 
@@ -47,7 +47,7 @@ process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 const endpoint = inject('motoEndpoint');
 const region = 'us-east-1';
-const dynamo = motoDynamo(endpoint);
+const dynamo = awsDynamo(inject('awsEndpoint'));
 const s3 = new S3Client({ endpoint, region, forcePathStyle: true });
 const sqs = new SQSClient({ endpoint, region });
 const suffix = randomUUID().slice(0, 8);

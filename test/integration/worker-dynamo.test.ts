@@ -10,11 +10,11 @@ import { DynamoRateLimiter } from '../../lambdas/adapters/dynamo-rate-limiter';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store';
 import { processChunk, type WorkerDeps } from '../../lambdas/core/worker';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
-import { createJobsTable, motoDynamo } from './job-store-table';
+import { createJobsTable, awsDynamo } from './job-store-table';
 import { batchCalls, expectCompleteReport, runQueue, sandboxClient, seedUploadJob } from './worker-harness';
 
 const endpoint = inject('motoEndpoint');
-const dynamo = motoDynamo(endpoint);
+const dynamo = awsDynamo(inject('awsEndpoint'));
 const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
 const tableName = `jobs-worker-${randomUUID()}`;
 const bucketName = `bucket-worker-${randomUUID()}`;

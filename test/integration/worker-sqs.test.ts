@@ -14,7 +14,7 @@ import { SqsChunkQueue } from '../../lambdas/adapters/sqs-queue';
 import { chunkHandlerFromEnv } from '../../lambdas/process-chunk/handler';
 import { startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { redrive } from '../../scripts/redrive';
-import { createJobsTable, motoDynamo } from './job-store-table';
+import { createJobsTable, awsDynamo } from './job-store-table';
 import {
   createChunkQueues,
   chunkLambdaContext,
@@ -31,7 +31,7 @@ process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 const endpoint = inject('motoEndpoint');
-const dynamo = motoDynamo(endpoint);
+const dynamo = awsDynamo(inject('awsEndpoint'));
 const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
 const sqs = new SQSClient({ endpoint, region: 'us-east-1' });
 const tableName = `jobs-sqs-${randomUUID()}`;

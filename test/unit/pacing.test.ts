@@ -5,6 +5,7 @@ import {
   nextSlot,
   PacingBusyError,
   rateFromEnv,
+  pacingWaitBudgetMs,
   slotIntervalMs,
 } from '../../lambdas/core/pacing';
 
@@ -32,14 +33,39 @@ function busiestSecond(slots: number[]): number {
 }
 
 describe('GCRA slot math', () => {
-  it('spaces slots by whole milliseconds, rounded up', () => {
-    // 1000/R plus 5 % headroom for arrival jitter, rounded up: never more than R calls in a second.
-    expect(slotIntervalMs(10)).toBe(105);
-    expect(slotIntervalMs(20)).toBe(53);
-    expect(slotIntervalMs(3)).toBe(350);
-    expect(slotIntervalMs(1000)).toBe(2);
-    expect(slotIntervalMs(0.5)).toBe(2100);
+  it('spaces slots by 1000/R plus 5 % headroom, as a fraction of a millisecond', () => {
+    // 5 % headroom for arrival jitter: never more than R calls in a second.
+    expect(slotIntervalMs(10)).toBeCloseTo(105, 9);
+    expect(slotIntervalMs(20)).toBeCloseTo(52.5, 9);
+    expect(slotIntervalMs(3)).toBeCloseTo(350, 9);
+    expect(slotIntervalMs(1000)).toBeCloseTo(1.05, 9);
+    expect(slotIntervalMs(0.1)).toBeCloseTo(10_500, 9);
     for (const bad of [0, -1, NaN, Infinity]) expect(() => slotIntervalMs(bad)).toThrow(RangeError);
+  });
+
+  // Defect 5: whole-millisecond intervals halved 1000/s (ceil(1.05) = 2 ms). A backlog of waiters must be served
+  // at R/1.05, within 5 % of R, at every rate the config allows.
+  it.each([0.1, 0.37, 1, 7, 10, 33, 100, 333, 999, 1000])(
+    'defect 5: a backlog is served within 5 %% of R = %s per second',
+    (rate) => {
+      const interval = slotIntervalMs(rate);
+      let last: number | undefined;
+      const start = 1_700_000_000_000;
+      for (let i = 0; i < 1_000; i++) {
+        const decision = nextSlot(last, start, interval);
+        if (decision.kind !== 'slot') throw new Error('unbounded wait cannot be busy');
+        last = decision.at;
+      }
+      const achieved = (999 * 1000) / (last! - start);
+      expect(achieved / rate).toBeGreaterThanOrEqual(0.95);
+      expect(achieved / rate).toBeLessThanOrEqual(1);
+    },
+  );
+
+  it('sizes the wait so that every chunk that can wait at once gets a slot within it', () => {
+    expect(pacingWaitBudgetMs(10, 25)).toBe(5_000); // 25 × 105 ms is under the 5 s floor
+    expect(pacingWaitBudgetMs(0.1, 10)).toBe(105_000);
+    expect(pacingWaitBudgetMs(1000, 5_000)).toBe(5_250);
   });
 
   it('gives the first caller now, then the later of now and last + interval', () => {
@@ -65,7 +91,7 @@ describe('GCRA slot math', () => {
       const decision = nextSlot(last, now, interval);
       if (decision.kind !== 'slot') throw new Error('unbounded wait cannot be busy');
       expect(decision.at).toBeGreaterThanOrEqual(now);
-      if (last !== undefined) expect(decision.at - last).toBeGreaterThanOrEqual(interval);
+      if (last !== undefined) expect(decision.at - last).toBeGreaterThanOrEqual(interval - 1e-6);
       last = decision.at;
       slots.push(decision.at);
     }
