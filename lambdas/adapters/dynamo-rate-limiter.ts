@@ -2,6 +2,8 @@
  * The rate limiter shared by every worker: one item in the jobs table (pk `ratelimit#dana`, sk `ratelimit`)
  * holding the last reserved slot. A reservation is an optimistic conditional write (`lastSlot` still what we
  * read); whoever loses reads the winner's slot from the failure and reserves the one after it. See core/pacing.
+ * Passing AWS failures are retried (./aws-retry.ts); a reservation that acted but lost its answer is seen on the
+ * repeat as someone else's slot, and costs one unused slot, never an extra call.
  */
 import {
   ConditionalCheckFailedException,
@@ -19,6 +21,7 @@ import {
   type RateLimiterOptions,
 } from '../core/pacing';
 import { sleep } from '../core/retry';
+import { withAwsRetries } from './aws-retry';
 
 export const RATE_LIMIT_PK = 'ratelimit#dana';
 /** After this many lost races in a row, give up for now (the worker hands its message back). */
@@ -72,18 +75,20 @@ export class DynamoRateLimiter implements RateLimiter {
   private async reserve(slot: number): Promise<boolean> {
     const seen = this.lastSeen;
     try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key,
-          UpdateExpression: 'SET lastSlot = :slot',
-          ConditionExpression: seen === undefined ? 'attribute_not_exists(lastSlot)' : 'lastSlot = :seen',
-          ExpressionAttributeValues: {
-            ':slot': { N: String(slot) },
-            ...(seen !== undefined && { ':seen': { N: String(seen) } }),
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+      await withAwsRetries(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key,
+            UpdateExpression: 'SET lastSlot = :slot',
+            ConditionExpression: seen === undefined ? 'attribute_not_exists(lastSlot)' : 'lastSlot = :seen',
+            ExpressionAttributeValues: {
+              ':slot': { N: String(slot) },
+              ...(seen !== undefined && { ':seen': { N: String(seen) } }),
+            },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
       );
       this.lastSeen = slot;
       return true;
@@ -92,8 +97,10 @@ export class DynamoRateLimiter implements RateLimiter {
       const item =
         error.Item ??
         (
-          await this.client.send(
-            new GetItemCommand({ TableName: this.table, Key: this.key, ConsistentRead: true }),
+          await withAwsRetries(() =>
+            this.client.send(
+              new GetItemCommand({ TableName: this.table, Key: this.key, ConsistentRead: true }),
+            ),
           )
         ).Item;
       const current = item?.lastSlot?.N;

@@ -1,11 +1,11 @@
 /**
  * ChunkQueue over SQS SendMessageBatch. Entries are packed 10 per call and within SQS's 256 KiB per call. Entries
- * SQS reports as failed are sent again, alone, with capped, jittered backoff; if they still fail, sendChunks
+ * SQS reports as failed are sent again, alone, by the one retry loop (capped, jittered backoff); if they still fail, sendChunks
  * throws, so the ingest (and its Lambda invocation) fails and is retried as a whole: nothing is ever dropped.
  */
 import { SQSClient, SendMessageBatchCommand, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import type { ChunkMessage, ChunkQueue } from '../core/jobs';
-import { backoffDelay, sleep, type RetryPolicy } from '../core/retry';
+import { policyDelay, retryLoop, sleep, type RetryPolicy } from '../core/retry';
 
 export const MAX_ENTRIES_PER_CALL = 10;
 /** SQS's limit for the sum of the message bodies in one SendMessageBatch. */
@@ -69,27 +69,46 @@ export class SqsChunkQueue implements ChunkQueue {
     }
   }
 
+  /**
+   * One SendMessageBatch call, its refused entries sent again with the one retry loop (jittered backoff) until SQS
+   * took them all; a sender fault (a malformed entry) fails the same way every time, so it is not retried.
+   */
   private async sendCall(entries: SendMessageBatchRequestEntry[]): Promise<void> {
     let pending = entries;
-    for (let attempt = 1; ; attempt++) {
-      // Errors of the call itself (throttling, network) are retried by the SDK's own retry strategy.
-      const answer = await this.client.send(
-        new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }),
-      );
-      const failed = answer.Failed ?? [];
-      if (failed.length === 0) return;
-      // A sender fault (e.g. a malformed entry) fails the same way every time: no point waiting.
-      const permanent = failed.some((entry) => entry.SenderFault);
-      if (permanent || attempt >= this.retry.maxAttempts) {
-        const codes = [...new Set(failed.map((entry) => entry.Code ?? 'unknown'))].join(', ');
-        throw new Error(
-          `SQS refused ${failed.length} of ${pending.length} chunk messages after ${attempt} attempt(s) (${codes})`,
+    await retryLoop(
+      async (attempt) => {
+        // Errors of the call itself (throttling, network) are retried by the SDK's own retry strategy.
+        const answer = await this.client.send(
+          new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }),
         );
-      }
-      const ids = new Set(failed.map((entry) => entry.Id));
-      pending = pending.filter((entry) => ids.has(entry.Id));
-      await this.wait(backoffDelay(attempt - 1, this.retry, this.random));
-    }
+        const failed = answer.Failed ?? [];
+        if (failed.length === 0) return;
+        const codes = [...new Set(failed.map((entry) => entry.Code ?? 'unknown'))].join(', ');
+        const error = new PartialSendError(
+          `SQS refused ${failed.length} of ${pending.length} chunk messages after ${attempt} attempt(s) (${codes})`,
+          failed.some((entry) => entry.SenderFault),
+        );
+        const ids = new Set(failed.map((entry) => entry.Id));
+        pending = pending.filter((entry) => ids.has(entry.Id));
+        throw error;
+      },
+      (error, n, elapsedMs) =>
+        error instanceof PartialSendError && !error.permanent
+          ? policyDelay(n, elapsedMs, this.retry, this.random)
+          : undefined,
+      { now: Date.now, sleep: this.wait },
+    );
+  }
+}
+
+/** Some entries of a SendMessageBatch were refused. */
+class PartialSendError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'PartialSendError';
   }
 }
 

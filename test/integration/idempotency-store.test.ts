@@ -21,7 +21,7 @@ import { apiGatewayEvent, lambdaContext, withBody, withHeader } from '../fixture
 import { createJobsTable, awsDynamo } from './job-store-table';
 
 const clock = { now: Date.UTC(2026, 0, 2, 3, 4, 5) };
-const dynamo = awsDynamo(inject('motoEndpoint'));
+const dynamo = awsDynamo(inject('awsEndpoint'));
 const tableName = `jobs-idempotency-${randomUUID()}`;
 
 beforeAll(() => createJobsTable(dynamo, tableName));

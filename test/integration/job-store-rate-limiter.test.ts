@@ -10,7 +10,7 @@ import { DynamoRateLimiter, RATE_LIMIT_PK } from '../../lambdas/adapters/dynamo-
 import { PacingBusyError, slotIntervalMs } from '../../lambdas/core/pacing';
 import { createJobsTable, awsDynamo } from './job-store-table';
 
-const dynamo = awsDynamo(inject('motoEndpoint'));
+const dynamo = awsDynamo(inject('awsEndpoint'));
 const tableName = `jobs-limiter-${randomUUID()}`;
 
 beforeAll(() => createJobsTable(dynamo, tableName));

@@ -11,7 +11,7 @@ import type { JobStore, RowOutcome } from '../../lambdas/core/jobs';
 import { createJobsTable, awsDynamo } from './job-store-table';
 
 const clock = { now: Date.UTC(2026, 0, 2, 3, 4, 5) };
-const dynamo = awsDynamo(inject('motoEndpoint'));
+const dynamo = awsDynamo(inject('awsEndpoint'));
 const tableName = `jobs-store-${randomUUID()}`;
 
 beforeAll(() => createJobsTable(dynamo, tableName));
