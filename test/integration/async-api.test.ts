@@ -213,7 +213,7 @@ describe('async API through the local gateway and the local pipeline', () => {
     expect(startCalls(sandbox)).toHaveLength(2);
   });
 
-  it('the reported repro: k1 on conversation 1001, then k1 on 1002 with another contact: both contacts start', async () => {
+  it('defect 4: the reported repro, k1 on conversation 1001 then k1 on 1002 with another contact: both contacts start', async () => {
     const [ada, grace] = [person(), person()];
     const headers = { ...ASYNC, 'Idempotency-Key': `k1-${process.pid}` };
     const first = expectAccepted(
@@ -247,7 +247,7 @@ describe('async API through the local gateway and the local pipeline', () => {
     ).toEqual([1001, 1003]);
   });
 
-  it('the same key on the same path with another contact: 422 (9422), and the other contact is never started', async () => {
+  it('defect 4: the same key on the same path with another contact: 422 (9422), and the other contact is never started', async () => {
     const [ada, grace] = [person(), person()];
     const path = `${BASE}/1001/start/data`;
     const headers = { ...ASYNC, 'Idempotency-Key': `k-reuse-${process.pid}` };

@@ -109,7 +109,7 @@ async function errorOf(call: Promise<unknown>): Promise<DanaError> {
 
 const IDLE_RESET_MS = 300;
 
-describe('a connection the load balancer dropped while idle', () => {
+describe('defect 8: a connection the load balancer dropped while idle', () => {
   it('the fault is real: reused past the balancer’s idle timeout, the start is reset and its outcome unknown', async () => {
     const lb = await loadBalancer(IDLE_RESET_MS);
     // A safe age longer than the balancer's idle timeout: the old, unsafe behaviour.
@@ -151,7 +151,7 @@ describe('a connection the load balancer dropped while idle', () => {
   });
 });
 
-describe('a failure before any byte of the request was written', () => {
+describe('defect 8: a failure before any byte of the request was written', () => {
   it('is "not sent" and a start is retried: a TLS handshake reset by the peer', async () => {
     // A TCP server that resets every connection at once: the client's TLS handshake fails, so the request
     // itself was never written. ECONNRESET alone does not say that; where it happened does.

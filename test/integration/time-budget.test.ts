@@ -132,7 +132,7 @@ function expectGatewayTimeout({ answer, leftMs }: { answer: APIGatewayProxyResul
 
 const apiCalls = () => sandbox.received().filter((r) => r.path.startsWith('/api/'));
 
-describe('each slow step ends in 504 9504 before the invocation’s time runs out', () => {
+describe('defect 7: each slow step ends in 504 9504 before the invocation’s time runs out', () => {
   it('a Secrets Manager read that never answers', { timeout: 40_000 }, async () => {
     const secrets = await scriptedServer(['hang']);
     const handler = await freshStartData({
