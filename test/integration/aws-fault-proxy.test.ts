@@ -151,28 +151,32 @@ describe('aws fault proxy: pass-through', () => {
   });
 
   it('forwards S3 path-style requests unchanged, large bodies and multipart uploads included', async () => {
+    // A bucket of its own (made straight on moto, so the proxy does not count it): the listing below is of this
+    // test's objects only, whatever other tests put in theirs.
+    const own = `fault-proxy-s3-${randomUUID()}`;
+    await s3({ url: endpoint }).send(new CreateBucketCommand({ Bucket: own }));
     const bucketClient = s3();
-    await bucketClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'a/b.txt', Body: 'body' }));
-    const got = await bucketClient.send(new GetObjectCommand({ Bucket: bucket, Key: 'a/b.txt' }));
+    await bucketClient.send(new PutObjectCommand({ Bucket: own, Key: 'a/b.txt', Body: 'body' }));
+    const got = await bucketClient.send(new GetObjectCommand({ Bucket: own, Key: 'a/b.txt' }));
     expect(await got.Body!.transformToString()).toBe('body');
-    const head = await bucketClient.send(new HeadObjectCommand({ Bucket: bucket, Key: 'a/b.txt' }));
+    const head = await bucketClient.send(new HeadObjectCommand({ Bucket: own, Key: 'a/b.txt' }));
     expect(head.ContentLength).toBe(4);
     // Over 2 MB the SDK sends `Expect: 100-continue`.
     const large = Buffer.alloc(3 * 1024 * 1024, 'abcdefgh');
-    await bucketClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'large', Body: large }));
-    const gotLarge = await bucketClient.send(new GetObjectCommand({ Bucket: bucket, Key: 'large' }));
+    await bucketClient.send(new PutObjectCommand({ Bucket: own, Key: 'large', Body: large }));
+    const gotLarge = await bucketClient.send(new GetObjectCommand({ Bucket: own, Key: 'large' }));
     expect(Buffer.from(await gotLarge.Body!.transformToByteArray()).equals(large)).toBe(true);
 
-    const upload = await bucketClient.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    const upload = await bucketClient.send(new CreateMultipartUploadCommand({ Bucket: own, Key: 'mp' }));
     const { UploadId } = upload;
     const part = await bucketClient.send(
-      new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, Body: 'p1' }),
+      new UploadPartCommand({ Bucket: own, Key: 'mp', UploadId, PartNumber: 1, Body: 'p1' }),
     );
     const Parts = [{ PartNumber: 1, ETag: part.ETag }];
     await bucketClient.send(
-      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: { Parts } }),
+      new CompleteMultipartUploadCommand({ Bucket: own, Key: 'mp', UploadId, MultipartUpload: { Parts } }),
     );
-    const listed = await bucketClient.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const listed = await bucketClient.send(new ListObjectsV2Command({ Bucket: own }));
     expect(listed.Contents?.map((o) => o.Key).sort()).toEqual(['a/b.txt', 'large', 'mp']);
     expect(proxy.stats().requests).toEqual({
       's3.PutObject': 2,
@@ -464,7 +468,8 @@ describe('aws fault proxy: DynamoDB transactions and atomic conditional writes',
   });
 
   it('inside an ongoing transaction: single writes get TransactionConflictException, others cancel', async () => {
-    faults({ transactionHoldMs: 400 });
+    // Long enough for the four requests below to land inside it on a loaded 2-core CI machine.
+    faults({ transactionHoldMs: 4_000 });
     const db = dynamo();
     const txn = db.send(
       new TransactWriteItemsCommand({

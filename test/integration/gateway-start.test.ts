@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { relayOutput } from '../audit/child-output';
 import { rememberCredentialsSeenBy } from '../audit/sensitive';
 import { DEMO_BASIC, sandboxEnv } from '../fixtures/http';
 
@@ -39,8 +40,10 @@ function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv 
 }
 
 function npmStart(env: NodeJS.ProcessEnv): Started {
-  // What `npm start` runs.
-  const child = spawn(`${root}node_modules/.bin/tsx`, ['local/start.ts'], { cwd: root, env });
+  // What `npm start` runs (tsx), loaded into node itself: the tsx CLI relays signals to a child process and, when
+  // that child is slow to say it handles SIGINT (a loaded CI machine), exits 130 on its own.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], { cwd: root, env });
+  relayOutput(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
