@@ -56,32 +56,9 @@ export class GatewayStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     this.config = config;
-
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-      displayName: `DANAConnect gateway (${config.stage}) alarms`,
-      enforceSSL: true,
-    });
-    // The topic's own policy replaces SNS's default one, so CloudWatch alarms of this account are let in by name.
-    this.alarmTopic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [this.alarmTopic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': this.account },
-          ArnLike: {
-            'aws:SourceArn': `arn:${this.partition}:cloudwatch:${this.region}:${this.account}:alarm:*`,
-          },
-        },
-      }),
-    );
-    for (const email of config.alarmEmails) {
-      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
-    }
+    this.alarmTopic = this.alarmTopicFor(config);
     const alarmAction = new cloudwatchActions.SnsAction(this.alarmTopic);
-
     this.secret = new DanaSecret(this, 'DanaCredentials', config.secret);
-
     this.functionDefaults = {
       projectRoot: props.projectRoot ?? PROJECT_ROOT,
       logRetention: config.logRetentionDays,
@@ -93,27 +70,8 @@ export class GatewayStack extends Stack {
       dana: { secret: this.secret, baseUrl: config.danaBaseUrl, tokenUrl: config.danaTokenUrl },
       alarmAction,
     };
-
     this.batch = new BatchPipeline(this, 'Batch', { config: config.batch, defaults: this.functionDefaults });
-
-    // One function per operation, named after its route. Routes that create records may answer
-    // `Prefer: respond-async` by queueing a job; a route that does not call DANAConnect is answered from the
-    // jobs table alone (GET /jobs/{jobId}).
-    const http = Object.fromEntries(
-      ROUTES.map((route) => {
-        const fn = new GatewayFunction(this, pascal(route.name), {
-          defaults: this.functionDefaults,
-          name: route.name,
-          description: `${route.method} ${route.path}: ${route.summary}`.slice(0, 256),
-          timeout: HTTP_FUNCTION_TIMEOUT,
-          memorySize: HTTP_FUNCTION_MEMORY_MB,
-          callsDana: route.callsDana,
-        });
-        if (route.respondAsync) this.batch.grantEnqueue(fn);
-        if (!route.callsDana) this.batch.grantReadJobs(fn);
-        return [route.name, fn];
-      }),
-    ) as Record<OperationName, GatewayFunction>;
+    const http = this.httpFunctions();
     this.functions = { ...http, 'ingest-upload': this.batch.ingest, 'process-chunk': this.batch.worker };
 
     this.api = new GatewayApi(this, 'Http', {
@@ -139,7 +97,60 @@ export class GatewayStack extends Stack {
             alarmAction,
           })
         : undefined;
+    this.addOutputs();
+  }
 
+  /** Where every alarm of the stack goes, with the configured e-mail subscriptions. */
+  private alarmTopicFor(config: GatewayConfig): sns.Topic {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `DANAConnect gateway (${config.stage}) alarms`,
+      enforceSSL: true,
+    });
+    // The topic's own policy replaces SNS's default one, so CloudWatch alarms of this account are let in by name.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${this.partition}:cloudwatch:${this.region}:${this.account}:alarm:*`,
+          },
+        },
+      }),
+    );
+    for (const email of config.alarmEmails) {
+      topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    return topic;
+  }
+
+  /**
+   * One function per operation, named after its route. Routes that create records may answer
+   * `Prefer: respond-async` by queueing a job; a route that does not call DANAConnect is answered from the
+   * jobs table alone (GET /jobs/{jobId}).
+   */
+  private httpFunctions(): Record<OperationName, GatewayFunction> {
+    return Object.fromEntries(
+      ROUTES.map((route) => {
+        const fn = new GatewayFunction(this, pascal(route.name), {
+          defaults: this.functionDefaults,
+          name: route.name,
+          description: `${route.method} ${route.path}: ${route.summary}`.slice(0, 256),
+          timeout: HTTP_FUNCTION_TIMEOUT,
+          memorySize: HTTP_FUNCTION_MEMORY_MB,
+          callsDana: route.callsDana,
+        });
+        if (route.respondAsync) this.batch.grantEnqueue(fn);
+        if (!route.callsDana) this.batch.grantReadJobs(fn);
+        return [route.name, fn];
+      }),
+    ) as Record<OperationName, GatewayFunction>;
+  }
+
+  /** What an operator needs after a deploy: the URL, the secret to fill in, the bucket, queues and table. */
+  private addOutputs(): void {
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.api.url,
       description: 'Base URL of the API (append /api/1.0/rest/conversation/...)',

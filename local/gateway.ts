@@ -159,6 +159,27 @@ function requestTime(date: Date): string {
   )}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
 }
 
+/** The caller as API Gateway describes an IAM principal it authenticated: always the one local caller. */
+function identityOf(req: IncomingMessage): APIGatewayProxyEvent['requestContext']['identity'] {
+  return {
+    accessKey: null,
+    accountId: null,
+    apiKey: null,
+    apiKeyId: null,
+    caller: null,
+    clientCert: null,
+    cognitoAuthenticationProvider: null,
+    cognitoAuthenticationType: null,
+    cognitoIdentityId: null,
+    cognitoIdentityPoolId: null,
+    principalOrgId: null,
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+    user: null,
+    userAgent: req.headers['user-agent'] ?? null,
+    userArn: LOCAL_CALLER_ARN,
+  };
+}
+
 export function toProxyEvent(
   req: IncomingMessage,
   matched: Matched,
@@ -189,23 +210,7 @@ export function toProxyEvent(
       domainPrefix: 'local',
       extendedRequestId: requestId,
       httpMethod: method,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-        user: null,
-        userAgent: req.headers['user-agent'] ?? null,
-        userArn: LOCAL_CALLER_ARN,
-      },
+      identity: identityOf(req),
       // As on a custom domain: the local URL has no stage segment, so links the handlers build (Location) need
       // no prefix. On the execute-api domain this is `/<stage><path>`.
       path: rawPath,
@@ -278,119 +283,15 @@ function sameKey(given: string | undefined, expected: string): boolean {
 }
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
-  const saved = new Map<string, string | undefined>();
-  for (const [name, value] of Object.entries(options.env ?? {})) {
-    saved.set(name, process.env[name]);
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  const restoreEnv = installEnv(options.env ?? {});
   const uninstallJobs = options.jobs ? useLocalJobDeps(options.jobs) : undefined;
   const apiKey = process.env.LOCAL_API_KEY || undefined;
   const log = options.log ?? ((line: string) => console.log(line));
-  const handlers = new Map<OperationName, Promise<LambdaHandler>>();
-  const handlerFor = (name: OperationName) => {
-    let loaded = handlers.get(name);
-    if (!loaded) {
-      loaded = HANDLERS[name]().then((m) => m.handler);
-      handlers.set(name, loaded);
-    }
-    return loaded;
-  };
-
-  function send(res: ServerResponse, result: APIGatewayProxyResult): void {
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
-    for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
-      headers[name] = values.map(String);
-    }
-    const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
-    res.writeHead(result.statusCode, { ...headers, 'Content-Length': String(body.length) });
-    res.end(body);
-  }
-
-  function envelope(answer: ErrorAnswer, requestId: string, extra: Record<string, string> = {}) {
-    return {
-      statusCode: answer.status,
-      headers: { 'Content-Type': 'application/json', 'X-Request-Id': requestId, ...extra },
-      body: JSON.stringify(answer.body),
-    } satisfies APIGatewayProxyResult;
-  }
-
-  async function answer(req: IncomingMessage, requestId: string): Promise<[APIGatewayProxyResult, string]> {
-    const method = req.method ?? 'GET';
-    const rawUrl = req.url ?? '/';
-    const queryAt = rawUrl.indexOf('?');
-    const rawPath = queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt);
-    const rawQuery = queryAt < 0 ? '' : rawUrl.slice(queryAt + 1);
-    const matches = matchPath(rawPath);
-    const matched = matches.find((m) => m.route.method === method);
-    if (!matched) {
-      req.resume();
-      if (matches.length === 0) {
-        return [
-          envelope(gatewayError('NOT_FOUND', `no route for ${method} ${rawPath}`), requestId),
-          '(no route)',
-        ];
-      }
-      const allowed = [...new Set(matches.map((m) => m.route.method))].join(', ');
-      return [
-        envelope(gatewayError('METHOD_NOT_ALLOWED', `this path takes ${allowed}`), requestId, {
-          Allow: allowed,
-        }),
-        matches[0]!.loggedPath,
-      ];
-    }
-    if (apiKey !== undefined && !sameKey(req.headers['x-api-key']?.toString(), apiKey)) {
-      req.resume();
-      return [
-        envelope(
-          gatewayError('FORBIDDEN', 'x-api-key is missing or wrong (LOCAL_API_KEY is set)'),
-          requestId,
-        ),
-        matched.loggedPath,
-      ];
-    }
-    let bytes: Buffer;
-    try {
-      bytes = await readBody(req);
-    } catch (error) {
-      if (!(error instanceof BodyTooLarge)) throw error;
-      const tooLarge = gatewayError(
-        'PAYLOAD_TOO_LARGE',
-        `body: must be at most ${GATEWAY_MAX_BODY_BYTES} bytes`,
-      );
-      return [envelope(tooLarge, requestId, { Connection: 'close' }), matched.loggedPath];
-    }
-    const event = toProxyEvent(req, matched, rawPath, rawQuery, bytes, requestId);
-    const handler = await handlerFor(matched.route.name);
-    const result = await handler(event, lambdaContext(matched.route.name));
-    if (!isProxyResult(result)) throw new Error(`${matched.route.name} returned no proxy result`);
-    return [result, matched.loggedPath];
-  }
-
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
-    const began = performance.now();
-    // API Gateway's request id: the handlers use it as correlation id and X-Request-Id.
-    const requestId = randomUUID();
-    const finish = (result: APIGatewayProxyResult, loggedPath: string) => {
-      send(res, result);
-      const ms = Math.round(performance.now() - began);
-      log(`${req.method} ${loggedPath} ${result.statusCode} ${ms}ms`);
-    };
-    answer(req, requestId).then(
-      ([result, loggedPath]) => finish(result, loggedPath),
-      (error: unknown) => {
-        // As API Gateway does when the integration fails: no detail to the caller, only the error's name here.
-        const name = error instanceof Error ? error.name : typeof error;
-        if (!res.headersSent) finish(envelope(gatewayError('INTERNAL'), requestId), `(failed: ${name})`);
-      },
-    );
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  const handlerFor = handlerLoader();
+  const { server, sockets } = localServer(
+    (req, requestId) => answer(req, requestId, apiKey, handlerFor),
+    log,
+  );
   const port = options.port ?? Number(process.env.PORT || 3000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -408,10 +309,151 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       for (const socket of sockets) socket.destroy();
       await closed;
       uninstallJobs?.();
-      for (const [name, value] of saved) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
+      restoreEnv();
     },
   };
+}
+
+/** Sets the given variables on process.env; the function returned puts back what was there before. */
+function installEnv(env: Record<string, string | undefined>): () => void {
+  const saved = new Map<string, string | undefined>();
+  for (const [name, value] of Object.entries(env)) {
+    saved.set(name, process.env[name]);
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  return () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
+/** Each route's handler module, imported on its first request and kept, as a Lambda execution environment does. */
+function handlerLoader(): (name: OperationName) => Promise<LambdaHandler> {
+  const handlers = new Map<OperationName, Promise<LambdaHandler>>();
+  return (name) => {
+    let loaded = handlers.get(name);
+    if (!loaded) {
+      loaded = HANDLERS[name]().then((m) => m.handler);
+      handlers.set(name, loaded);
+    }
+    return loaded;
+  };
+}
+
+type Answer = (req: IncomingMessage, requestId: string) => Promise<[APIGatewayProxyResult, string]>;
+
+/** The HTTP server: one answer and one log line per request, and the open sockets, for close() to end. */
+function localServer(answerOf: Answer, log: (line: string) => void) {
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const began = performance.now();
+    // API Gateway's request id: the handlers use it as correlation id and X-Request-Id.
+    const requestId = randomUUID();
+    const finish = (result: APIGatewayProxyResult, loggedPath: string) => {
+      send(res, result);
+      const ms = Math.round(performance.now() - began);
+      log(`${req.method} ${loggedPath} ${result.statusCode} ${ms}ms`);
+    };
+    answerOf(req, requestId).then(
+      ([result, loggedPath]) => finish(result, loggedPath),
+      (error: unknown) => {
+        // As API Gateway does when the integration fails: no detail to the caller, only the error's name here.
+        const name = error instanceof Error ? error.name : typeof error;
+        if (!res.headersSent) finish(envelope(gatewayError('INTERNAL'), requestId), `(failed: ${name})`);
+      },
+    );
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return { server, sockets };
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyResult): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+    headers[name] = values.map(String);
+  }
+  const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
+  res.writeHead(result.statusCode, { ...headers, 'Content-Length': String(body.length) });
+  res.end(body);
+}
+
+function envelope(answer: ErrorAnswer, requestId: string, extra: Record<string, string> = {}) {
+  return {
+    statusCode: answer.status,
+    headers: { 'Content-Type': 'application/json', 'X-Request-Id': requestId, ...extra },
+    body: JSON.stringify(answer.body),
+  } satisfies APIGatewayProxyResult;
+}
+
+/**
+ * One request's answer and the path to log: API Gateway's own refusals (no route, wrong method, no key, too
+ * large) before any function runs, else what the route's handler returned.
+ */
+async function answer(
+  req: IncomingMessage,
+  requestId: string,
+  apiKey: string | undefined,
+  handlerFor: (name: OperationName) => Promise<LambdaHandler>,
+): Promise<[APIGatewayProxyResult, string]> {
+  const method = req.method ?? 'GET';
+  const rawUrl = req.url ?? '/';
+  const queryAt = rawUrl.indexOf('?');
+  const rawPath = queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt);
+  const rawQuery = queryAt < 0 ? '' : rawUrl.slice(queryAt + 1);
+  const matches = matchPath(rawPath);
+  const matched = matches.find((m) => m.route.method === method);
+  if (!matched) {
+    req.resume();
+    return unrouted(method, rawPath, matches, requestId);
+  }
+  if (apiKey !== undefined && !sameKey(req.headers['x-api-key']?.toString(), apiKey)) {
+    req.resume();
+    return [
+      envelope(gatewayError('FORBIDDEN', 'x-api-key is missing or wrong (LOCAL_API_KEY is set)'), requestId),
+      matched.loggedPath,
+    ];
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readBody(req);
+  } catch (error) {
+    if (!(error instanceof BodyTooLarge)) throw error;
+    const tooLarge = gatewayError(
+      'PAYLOAD_TOO_LARGE',
+      `body: must be at most ${GATEWAY_MAX_BODY_BYTES} bytes`,
+    );
+    return [envelope(tooLarge, requestId, { Connection: 'close' }), matched.loggedPath];
+  }
+  const event = toProxyEvent(req, matched, rawPath, rawQuery, bytes, requestId);
+  const handler = await handlerFor(matched.route.name);
+  const result = await handler(event, lambdaContext(matched.route.name));
+  if (!isProxyResult(result)) throw new Error(`${matched.route.name} returned no proxy result`);
+  return [result, matched.loggedPath];
+}
+
+/** No route takes this method on this path: 404 when no route has the path at all, else 405 with `Allow`. */
+function unrouted(
+  method: string,
+  rawPath: string,
+  matches: Matched[],
+  requestId: string,
+): [APIGatewayProxyResult, string] {
+  if (matches.length === 0) {
+    return [
+      envelope(gatewayError('NOT_FOUND', `no route for ${method} ${rawPath}`), requestId),
+      '(no route)',
+    ];
+  }
+  const allowed = [...new Set(matches.map((m) => m.route.method))].join(', ');
+  return [
+    envelope(gatewayError('METHOD_NOT_ALLOWED', `this path takes ${allowed}`), requestId, { Allow: allowed }),
+    matches[0]!.loggedPath,
+  ];
 }

@@ -121,13 +121,26 @@ export class GatewayApi extends Construct {
 
   constructor(scope: Construct, id: string, props: GatewayApiProps) {
     super(scope, id);
-
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.api = this.restApi(props);
+    // API Gateway writes access logs through the account's one logging role (see the stack), whose policy allows
+    // API Gateway's own log-group prefixes only: the group is named under `/aws/apigateway/`, by the API's id so
+    // a group retained from a deleted stack never collides with a new one.
+    (this.accessLogs.node.defaultChild as logs.CfnLogGroup).logGroupName =
+      `${ACCESS_LOG_GROUP_PREFIX}${this.api.restApiId}/${props.stageName}`;
+    this.addRoutes(props);
+    this.addGatewayResponses();
+    this.apiKey = props.auth === 'api-key' ? this.addApiKey(props.throttling) : undefined;
+    this.acknowledgeFindings();
+    this.serverErrorsAlarm = this.alarmOnServerErrors(props.alarmAction);
+  }
 
-    this.api = new apigateway.RestApi(this, 'Api', {
+  /** The API and its one stage: throttled, JSON access logs, error-level execution logs, never bodies. */
+  private restApi(props: GatewayApiProps): apigateway.RestApi {
+    return new apigateway.RestApi(this, 'Api', {
       restApiName: props.apiName,
       description: "Gateway to DANAConnect's Conversation API",
       endpointTypes: [apigateway.EndpointType.REGIONAL],
@@ -145,13 +158,10 @@ export class GatewayApi extends Construct {
         metricsEnabled: true,
       },
     });
+  }
 
-    // API Gateway writes access logs through the account's one logging role (see the stack), whose policy allows
-    // API Gateway's own log-group prefixes only: the group is named under `/aws/apigateway/`, by the API's id so
-    // a group retained from a deleted stack never collides with a new one.
-    (this.accessLogs.node.defaultChild as logs.CfnLogGroup).logGroupName =
-      `${ACCESS_LOG_GROUP_PREFIX}${this.api.restApiId}/${props.stageName}`;
-
+  /** One method per route, integrated with its function, authorized, its parameters and body validated. */
+  private addRoutes(props: GatewayApiProps): void {
     const paramsOnly = this.api.addRequestValidator('ParametersValidator', {
       validateRequestParameters: true,
       validateRequestBody: false,
@@ -176,32 +186,29 @@ export class GatewayApi extends Construct {
     });
 
     for (const route of props.routes) {
-      const resource = this.api.root.resourceForPath(route.path);
-      const requestParameters: Record<string, boolean> = {};
-      for (const [, param] of route.path.matchAll(/\{([^}]+)\}/g)) {
-        requestParameters[`method.request.path.${param}`] = true;
-      }
-      for (const query of route.query) requestParameters[`method.request.querystring.${query}`] = false;
-
       // An optional body cannot be said in JSON schema (an empty body is not JSON): that route's handler checks
       // its body with the same validator.
       const model = route.body === 'record' ? recordModel : route.body === 'batch' ? batchModel : undefined;
-
-      this.methods[route.name] = resource.addMethod(
-        route.method,
-        new apigateway.LambdaIntegration(props.functions[route.name], { allowTestInvoke: false }),
-        {
-          operationName: route.name,
-          requestParameters,
-          requestValidator: model ? bodyAndParams : paramsOnly,
-          ...(model ? { requestModels: { [contentType]: model } } : {}),
-          ...(props.auth === 'iam'
-            ? { authorizationType: apigateway.AuthorizationType.IAM }
-            : { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true }),
-        },
-      );
+      this.methods[route.name] = this.api.root
+        .resourceForPath(route.path)
+        .addMethod(
+          route.method,
+          new apigateway.LambdaIntegration(props.functions[route.name], { allowTestInvoke: false }),
+          {
+            operationName: route.name,
+            requestParameters: requestParametersOf(route),
+            requestValidator: model ? bodyAndParams : paramsOnly,
+            ...(model ? { requestModels: { [contentType]: model } } : {}),
+            ...(props.auth === 'iam'
+              ? { authorizationType: apigateway.AuthorizationType.IAM }
+              : { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true }),
+          },
+        );
     }
+  }
 
+  /** API Gateway's own refusals in the gateway's error envelope (GATEWAY_RESPONSES). */
+  private addGatewayResponses(): void {
     for (const [type, code] of GATEWAY_RESPONSES) {
       const entry = GATEWAY_ERRORS[code];
       this.api.addGatewayResponse(`Response${type.responseType}`, {
@@ -211,22 +218,28 @@ export class GatewayApi extends Construct {
         },
       });
     }
+  }
 
-    if (props.auth === 'api-key') {
-      const plan = this.api.addUsagePlan('UsagePlan', {
-        description: 'Callers of the DANAConnect gateway',
-        throttle: props.throttling,
-        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
-      });
-      this.apiKey = this.api.addApiKey('ApiKey', { description: 'Key for the DANAConnect gateway' });
-      plan.addApiKey(this.apiKey);
-      Validations.of(this).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'The operator chose "auth": "api-key" in the configuration: every method requires an API key of the ' +
-          "stack's usage plan. The default is IAM (SigV4) authorization on every method.",
-      });
-    }
+  /** `"auth": "api-key"`: one key in a usage plan with the stage's throttling. */
+  private addApiKey(throttling: GatewayApiProps['throttling']): apigateway.IApiKey {
+    const plan = this.api.addUsagePlan('UsagePlan', {
+      description: 'Callers of the DANAConnect gateway',
+      throttle: throttling,
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    const apiKey = this.api.addApiKey('ApiKey', { description: 'Key for the DANAConnect gateway' });
+    plan.addApiKey(apiKey);
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'The operator chose "auth": "api-key" in the configuration: every method requires an API key of the ' +
+        "stack's usage plan. The default is IAM (SigV4) authorization on every method.",
+    });
+    return apiKey;
+  }
+
+  /** The cdk-nag findings this API answers by design, each with why. */
+  private acknowledgeFindings(): void {
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-COG4',
       reason:
@@ -240,8 +253,10 @@ export class GatewayApi extends Construct {
         'throttled; a WAF web ACL (about $6 a month plus per-request fees) adds little for server-to-server ' +
         'callers. Associate one if the API is ever exposed to browsers.',
     });
+  }
 
-    this.serverErrorsAlarm = new cloudwatch.Alarm(this, 'ServerErrorsAlarm', {
+  private alarmOnServerErrors(alarmAction: cloudwatch.IAlarmAction | undefined): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, 'ServerErrorsAlarm', {
       alarmDescription:
         'The API answered 5xx at least 5 times in 5 minutes. 502 = DANAConnect unreachable or answered ' +
         'malformed; 504 = DANAConnect did not answer in time; 500 = a gateway fault or misconfiguration (e.g. ' +
@@ -257,6 +272,17 @@ export class GatewayApi extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    if (props.alarmAction) this.serverErrorsAlarm.addAlarmAction(props.alarmAction);
+    if (alarmAction) alarm.addAlarmAction(alarmAction);
+    return alarm;
   }
+}
+
+/** The method's parameters: every path parameter required, every query parameter optional. */
+function requestParametersOf(route: RouteSpec): Record<string, boolean> {
+  const requestParameters: Record<string, boolean> = {};
+  for (const [, param] of route.path.matchAll(/\{([^}]+)\}/g)) {
+    requestParameters[`method.request.path.${param}`] = true;
+  }
+  for (const query of route.query) requestParameters[`method.request.querystring.${query}`] = false;
+  return requestParameters;
 }

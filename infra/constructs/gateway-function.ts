@@ -57,6 +57,21 @@ const HTTP_ERRORS_RUNBOOK =
 const ESM_REQUIRE_BANNER =
   "import { createRequire as topLevelCreateRequire } from 'module'; const require = topLevelCreateRequire(import.meta.url);";
 
+/** The house settings, the function's own, and where DANAConnect is for a function that calls it. */
+function environmentOf({ defaults, ...props }: GatewayFunctionProps): Record<string, string> {
+  const environment: Record<string, string> = {
+    NODE_OPTIONS: '--enable-source-maps',
+    ...defaults.environment,
+    ...props.environment,
+  };
+  if (props.callsDana) {
+    environment.DANA_BASE_URL = defaults.dana.baseUrl;
+    environment.DANA_SECRET_ID = defaults.dana.secret.secretId;
+    if (defaults.dana.tokenUrl) environment.DANA_TOKEN_URL = defaults.dana.tokenUrl;
+  }
+  return environment;
+}
+
 /**
  * One of our functions, with the house defaults said once: Node.js 24 on ARM64, an ESM bundle (minified, source
  * maps on at run time, the AWS SDK bundled so its version is the tested one, esbuild's metafile kept for size
@@ -84,17 +99,6 @@ export class GatewayFunction extends Construct {
     // What AWSLambdaBasicExecutionRole would give, narrowed to this function's own log group.
     this.logGroup.grantWrite(this.role);
 
-    const environment: Record<string, string> = {
-      NODE_OPTIONS: '--enable-source-maps',
-      ...defaults.environment,
-      ...props.environment,
-    };
-    if (props.callsDana) {
-      environment.DANA_BASE_URL = defaults.dana.baseUrl;
-      environment.DANA_SECRET_ID = defaults.dana.secret.secretId;
-      if (defaults.dana.tokenUrl) environment.DANA_TOKEN_URL = defaults.dana.tokenUrl;
-    }
-
     this.function = new NodejsFunction(this, 'Function', {
       entry: join(defaults.projectRoot, 'lambdas', props.name, 'handler.ts'),
       handler: 'handler',
@@ -107,7 +111,7 @@ export class GatewayFunction extends Construct {
       memorySize: props.memorySize,
       role: this.role,
       logGroup: this.logGroup,
-      environment,
+      environment: environmentOf(props),
       bundling: {
         format: OutputFormat.ESM,
         target: ESBUILD_TARGET,

@@ -73,7 +73,8 @@ const chunkSk = (jobId: string, chunkId: string) =>
   `chunk#${chunkId.startsWith(`${jobId}#`) ? chunkId.slice(jobId.length + 1) : chunkId}`;
 const rejectedSk = (firstRow: number) => `rejected#${String(firstRow).padStart(10, '0')}`;
 
-function summaryOf(jobId: string, item: Item): JobSummary {
+/** A job item of the table, read back as the JobSummary the store answers with. */
+function jobSummaryOfItem(jobId: string, item: Item): JobSummary {
   const finishedAt = str(item.finishedAt);
   return {
     jobId,
@@ -226,7 +227,7 @@ export class DynamoJobStore implements JobStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return summaryOf(jobId, answer.Attributes ?? {});
+      return jobSummaryOfItem(jobId, answer.Attributes ?? {});
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       return this.requireJob(jobId);
@@ -439,7 +440,7 @@ export class DynamoJobStore implements JobStore {
           }),
         ),
       );
-      return summaryOf(jobId, answer.Attributes ?? {});
+      return jobSummaryOfItem(jobId, answer.Attributes ?? {});
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -473,7 +474,7 @@ export class DynamoJobStore implements JobStore {
 
   async getJob(jobId: string): Promise<JobSummary | undefined> {
     const item = await this.get(jobId, JOB_SK);
-    return item && summaryOf(jobId, item);
+    return item && jobSummaryOfItem(jobId, item);
   }
 
   private async requireJob(jobId: string): Promise<JobSummary> {

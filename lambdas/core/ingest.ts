@@ -100,6 +100,54 @@ async function existingJob(deps: IngestDeps, jobId: string): Promise<JobSummary>
   return job.state === 'ingesting' ? job : settleJob(deps, job);
 }
 
+/**
+ * Every row from `first` on: valid ones into chunks on the queue, the others into the job store as rejected,
+ * each send submitted to `tasks` (drained by the caller). Returns how many rows were read and rejected.
+ */
+async function sendRows(
+  deps: IngestDeps,
+  tasks: BoundedTasks,
+  jobId: string,
+  operation: JobOperation,
+  batches: AsyncGenerator<UploadRow[]>,
+  first: IteratorResult<UploadRow[]>,
+): Promise<{ total: number; rejected: number }> {
+  const chunker = new Chunker(jobId, operation);
+  let chunks: ChunkMessage[] = [];
+  let rejected: RowOutcome[] = [];
+  let total = 0;
+  let rejectedCount = 0;
+  const sendChunks = async () => {
+    const batch = chunks;
+    chunks = [];
+    await tasks.submit(() => deps.queue.sendChunks(batch));
+  };
+  const recordRejected = async () => {
+    const batch = rejected;
+    rejected = [];
+    await tasks.submit(() => deps.jobs.recordRejected(jobId, batch));
+  };
+
+  for (let next = first; !next.done; next = await batches.next()) {
+    for (const item of next.value) {
+      total++;
+      // A valid row is a JobRow as it stands ({ row, record }): no copy.
+      let error = 'error' in item ? item.error : undefined;
+      if ('record' in item && !chunker.add(item, chunks)) error = tooLargeReason(item.row);
+      if (error !== undefined) {
+        rejected.push({ row: item.row, status: 'rejected', error });
+        rejectedCount++;
+        if (rejected.length >= REJECTED_PER_WRITE) await recordRejected();
+      }
+      if (chunks.length >= CHUNKS_PER_SEND) await sendChunks();
+    }
+  }
+  chunker.finish(chunks);
+  if (chunks.length > 0) await sendChunks();
+  if (rejected.length > 0) await recordRejected();
+  return { total, rejected: rejectedCount };
+}
+
 export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Promise<IngestResult> {
   const now = deps.now ?? (() => new Date());
   const key = parseUploadKey(upload.key);
@@ -132,42 +180,10 @@ export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Prom
     const state = await deps.jobs.createJob({ jobId, source: 'upload', operation, name: key.name });
     if (state === 'running' || state === 'done') return await existingJob(deps, jobId);
 
-    const chunker = new Chunker(jobId, operation);
-    let chunks: ChunkMessage[] = [];
-    let rejected: RowOutcome[] = [];
-    let total = 0;
-    let rejectedCount = 0;
-    const sendChunks = async () => {
-      const batch = chunks;
-      chunks = [];
-      await tasks.submit(() => deps.queue.sendChunks(batch));
-    };
-    const recordRejected = async () => {
-      const batch = rejected;
-      rejected = [];
-      await tasks.submit(() => deps.jobs.recordRejected(jobId, batch));
-    };
-
-    for (; !next.done; next = await batches.next()) {
-      for (const item of next.value) {
-        total++;
-        // A valid row is a JobRow as it stands ({ row, record }): no copy.
-        let error = 'error' in item ? item.error : undefined;
-        if ('record' in item && !chunker.add(item, chunks)) error = tooLargeReason(item.row);
-        if (error !== undefined) {
-          rejected.push({ row: item.row, status: 'rejected', error });
-          rejectedCount++;
-          if (rejected.length >= REJECTED_PER_WRITE) await recordRejected();
-        }
-        if (chunks.length >= CHUNKS_PER_SEND) await sendChunks();
-      }
-    }
-    chunker.finish(chunks);
-    if (chunks.length > 0) await sendChunks();
-    if (rejected.length > 0) await recordRejected();
+    const { total, rejected } = await sendRows(deps, tasks, jobId, operation, batches, next);
     await tasks.drain();
 
-    const job = await deps.jobs.finishIngest(jobId, { total, rejected: rejectedCount });
+    const job = await deps.jobs.finishIngest(jobId, { total, rejected });
     // No row went to a worker (all rejected), or the workers finished before the ingest did: the report is ours.
     return settleJob(deps, job);
   } finally {

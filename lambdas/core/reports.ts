@@ -72,7 +72,8 @@ export function reportSegment(job: JobSummary): string | undefined {
     : String(job.operation.conversationId);
 }
 
-export function summaryOf(job: JobSummary): ReportSummary {
+/** What the report's `.summary.json` says about a job. */
+export function reportSummary(job: JobSummary): ReportSummary {
   return {
     jobId: job.jobId,
     total: job.total,
@@ -103,7 +104,7 @@ export async function writeReport(
   if (segment === undefined) return;
   const keys = reportKeys(segment, job.name);
   await deps.bucket.write(keys.csv, reportCsv(deps.jobs.outcomes(job.jobId)), 'text/csv; charset=utf-8');
-  await deps.bucket.write(keys.summary, summaryText(summaryOf(job)), 'application/json');
+  await deps.bucket.write(keys.summary, summaryText(reportSummary(job)), 'application/json');
 }
 
 /** How long a report writer may hold the job's report lease by default (writing a million rows takes a while). */

@@ -2,11 +2,12 @@
  * The shared HTTP doorway, written once: every HTTP handler is `httpHandler(routeName, { parse, call })`.
  *
  * The doorway owns what is the same for every route: the middy stack with the Powertools Logger (structured JSON,
- * API Gateway's request id as correlation id) and Metrics (EMF), optional lazy tracing (./tracing.ts), the
- * DANAConnect client (built once per execution environment from its environment variables, and only by a route
- * that calls DANAConnect), reading the event (./request.ts), the error envelope (../core/errors.ts) and the
- * `X-Request-Id` header on every answer. The job store and queue are handed in by the routes that use them
- * (../adapters/job-deps.ts), so the other routes' bundles carry no AWS SDK client beyond Secrets Manager.
+ * API Gateway's request id as correlation id) and Metrics (EMF), both from ../adapters/observability.ts, optional
+ * lazy tracing (./tracing.ts), the DANAConnect client (built once per execution environment from its environment
+ * variables, and only by a route that calls DANAConnect), reading the event (./request.ts), the error envelope
+ * (../core/errors.ts) and the `X-Request-Id` header on every answer. The job store and queue are handed in by
+ * the routes that use them (../adapters/job-deps.ts), so the other routes' bundles carry no AWS SDK client beyond
+ * Secrets Manager.
  *
  * `Prefer: respond-async` on a route with respondAsync: the input is validated by the route's own `parse`, exactly
  * as for a synchronous call, then becomes a job (../core/api-jobs.ts) whose chunk goes to the queue; the answer is
@@ -19,24 +20,18 @@
  * `idError` and delivery. Never bodies, field values, link codes, headers, credentials or tokens: an invalid
  * input is logged by the name of what was wrong (`conversationId`, `body[3].EMAIL`), not its value.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { countError, observabilityFor } from '../adapters/observability';
 import { jobLocation, submitApiJob, type ApiJobRequest } from '../core/api-jobs';
 import type { IdempotencyStore, IdempotentRequest } from '../core/idempotency';
 import type { CallOptions, DanaAnswer, DanaClient, DanaClientOptions } from '../core/dana-client';
-import { deadlineOf } from '../core/deadline';
-import {
-  ConfigurationError,
-  describeError,
-  errorAnswer,
-  errorClass,
-  InvalidInputError,
-  type ErrorAnswer,
-} from '../core/errors';
+import { deadlineOf, type Deadline } from '../core/deadline';
+import { ConfigurationError, describeError, errorAnswer, InvalidInputError } from '../core/errors';
 import type { ChunkQueue, JobStore } from '../core/jobs';
 import { errorResult, jsonAnswer, parseHttpRequest, requestIdOf, type HttpRequest } from './request';
 import { ROUTES, type OperationName, type RouteSpec } from './routes';
@@ -108,37 +103,36 @@ function startsIn(body: unknown): number {
   return items.filter((item) => typeof item === 'object' && item !== null && 'wsResult' in item).length;
 }
 
+/** What the doorway's pieces share: one route, its injected dependencies, its logger and metrics. */
+interface Door {
+  readonly name: OperationName;
+  readonly route: RouteSpec;
+  readonly deps: DoorwayJobDeps;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The DANAConnect client of this execution environment, built on first use. */
+  readonly client: () => DanaClient;
+}
+
+type RouteOperation<Input> = HttpOperation<Input> | JobStoreOperation<Input>;
+
+/** An invocation's answer, with the job it created (respond-async) for the log line. */
+interface Answered {
+  result: APIGatewayProxyResult;
+  jobId?: string;
+}
+
 export function doorway(
   name: OperationName,
   env: NodeJS.ProcessEnv = process.env,
   deps: DoorwayJobDeps = {},
 ): Doorway {
   const route = routeSpec(name);
-  const serviceName = env.POWERTOOLS_SERVICE_NAME || 'dana-gateway';
-  const logger = new Logger({ serviceName, persistentKeys: { operation: name } });
-  const metrics = new Metrics({
-    serviceName,
-    namespace: env.POWERTOOLS_METRICS_NAMESPACE || 'DanaGateway',
-    defaultDimensions: { operation: name },
-  });
+  const { serviceName, logger, metrics } = observabilityFor(name, env);
   const tracing = lazyTracing(serviceName, logger, env);
-
   if (route.callsDana && !deps.dana)
     throw new ConfigurationError(`route ${name} calls DANAConnect but has no client`);
-  let client: DanaClient | undefined;
-  const getClient = () => {
-    if (!deps.dana) throw new ConfigurationError(`route ${name} does not call DANAConnect`);
-    return (client ??= deps.dana(env, {
-      onUpstreamCall: (info) =>
-        metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, info.durationMs),
-    }));
-  };
-
-  function countError(error: unknown): void {
-    const single = metrics.singleMetric();
-    single.addDimension('errorClass', errorClass(error));
-    single.addMetric('Errors', MetricUnit.Count, 1);
-  }
+  const door: Door = { name, route, deps, logger, metrics, client: danaClientOnce(name, env, deps, metrics) };
 
   function wrap<Event, Result>(fn: (event: Event, context: Context) => Promise<Result>) {
     const handler = middy<Event, Result>()
@@ -148,107 +142,159 @@ export function doorway(
     return handler.handler(fn);
   }
 
-  /**
-   * The job store and queue for an async request, and the idempotency store when it carries a key; a deployment
-   * without them refuses with 501.
-   */
-  function asyncDeps(keyed: boolean) {
+  function http<Input>(operation: RouteOperation<Input>): HttpHandler {
+    checkWiring(door, operation);
+    return wrap<APIGatewayProxyEvent, APIGatewayProxyResult>(invocation(door, operation));
+  }
+
+  return {
+    route,
+    logger,
+    metrics,
+    client: door.client,
+    countError: (error) => countError(metrics, error),
+    http,
+    wrap,
+  };
+}
+
+/** Builds the DANAConnect client on first use, once per execution environment, timing every upstream call. */
+function danaClientOnce(
+  name: OperationName,
+  env: NodeJS.ProcessEnv,
+  deps: DoorwayJobDeps,
+  metrics: Metrics,
+): () => DanaClient {
+  let client: DanaClient | undefined;
+  return () => {
+    if (!deps.dana) throw new ConfigurationError(`route ${name} does not call DANAConnect`);
+    return (client ??= deps.dana(env, {
+      onUpstreamCall: (info) =>
+        metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, info.durationMs),
+    }));
+  };
+}
+
+/** Wiring mistakes fail when the module loads, not on the first request that needs them. */
+function checkWiring<Input>(door: Door, operation: RouteOperation<Input>): void {
+  const { name, route, deps } = door;
+  if ('answer' in operation) {
+    if (!deps.jobs) throw new ConfigurationError(`route ${name} answers from the job store but has none`);
+  } else if (route.respondAsync && (!operation.job || !deps.jobs || !deps.queue || !deps.idempotency)) {
+    throw new ConfigurationError(`route ${name} answers respond-async but lacks job() or its job deps`);
+  }
+}
+
+/** One HTTP invocation: the route's answer or the error envelope, counted and logged in one line. */
+function invocation<Input>(door: Door, operation: RouteOperation<Input>) {
+  return async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+    const began = performance.now();
+    // One deadline for the whole invocation: every step of the DANAConnect call draws from it, so the function
+    // answers its own 504 before Lambda's timeout kills it mid-call.
+    const deadline = deadlineOf(context, NO_CONTEXT_DEADLINE_MS);
+    const requestId = requestIdOf(event, context.awsRequestId);
+    door.logger.setCorrelationId(requestId);
+    door.metrics.addMetric('Requests', MetricUnit.Count, 1);
+    let answered: Answered;
+    let failure: unknown;
     try {
-      return {
-        jobs: deps.jobs!(),
-        queue: deps.queue!(),
-        idempotency: keyed ? deps.idempotency!() : undefined,
-      };
+      answered = await answerRoute(door, operation, parseHttpRequest(event, door.route, requestId), deadline);
     } catch (error) {
-      if (!(error instanceof ConfigurationError)) throw error;
-      logger.warn('Prefer: respond-async refused: no job store or queue configured', describeError(error));
-      throw new InvalidInputError(
-        'Prefer',
-        'respond-async is not available on this deployment (no job queue)',
-        'NOT_IMPLEMENTED',
-      );
+      failure = error;
+      countError(door.metrics, error);
+      answered = { result: errorResult(errorAnswer(error), requestId) };
     }
-  }
+    logRequest(door, event, performance.now() - began, answered, failure);
+    return answered.result;
+  };
+}
 
-  /** What an `Idempotency-Key` is scoped to and bound by; undefined without a key. */
-  function idempotentRequest(request: HttpRequest): IdempotentRequest | undefined {
-    const key = request.idempotencyKey;
-    if (key === undefined) return undefined;
-    // Behind the stack's API every method requires IAM or an API key, so a caller is always named; a key that
-    // cannot be scoped to one would be shared by everybody, so it is refused rather than honoured.
-    if (request.caller === undefined)
-      throw new ConfigurationError('no caller identity to scope Idempotency-Key');
-    return { caller: request.caller, method: route.method, path: request.routePath, key, body: request.body };
+/** The route's answer to a request: from the job store, as a job (respond-async), or from DANAConnect. */
+async function answerRoute<Input>(
+  door: Door,
+  operation: RouteOperation<Input>,
+  request: HttpRequest,
+  deadline: Deadline,
+): Promise<Answered> {
+  const { route, metrics } = door;
+  const input = operation.parse(request);
+  if ('answer' in operation) {
+    const answer = await operation.answer(door.deps.jobs!(), input);
+    return { result: jsonAnswer(answer.status, answer.body, request.requestId) };
   }
-
-  /** `Prefer: respond-async`: the validated input becomes a job; 202 with where to read it. */
-  async function respondAsync(
-    request: HttpRequest,
-    job: ApiJobRequest,
-  ): Promise<{ result: APIGatewayProxyResult; jobId: string }> {
-    const idempotent = idempotentRequest(request);
-    const submitted = await submitApiJob(asyncDeps(idempotent !== undefined), name, job, idempotent);
-    metrics.addMetric('AsyncJobs', MetricUnit.Count, 1);
-    const location = jobLocation(request.basePath, submitted.jobId);
-    const body = { jobId: submitted.jobId, state: submitted.state, location };
-    const headers = { Location: location, 'Preference-Applied': 'respond-async' };
-    return { result: jsonAnswer(202, body, request.requestId, headers), jobId: submitted.jobId };
+  if (route.respondAsync && request.preferAsync && operation.job) {
+    return respondAsync(door, request, operation.job(input));
   }
+  const answer = await operation.call(door.client(), input, { debug: request.debug, deadline });
+  const starts = route.method === 'POST' ? startsIn(answer.body) : 0;
+  if (starts > 0) metrics.addMetric('Starts', MetricUnit.Count, starts);
+  return { result: jsonAnswer(answer.status, answer.body, request.requestId) };
+}
 
-  function http<Input>(operation: HttpOperation<Input> | JobStoreOperation<Input>): HttpHandler {
-    // Wiring mistakes fail when the module loads, not on the first request that needs them.
-    if ('answer' in operation) {
-      if (!deps.jobs) throw new ConfigurationError(`route ${name} answers from the job store but has none`);
-    } else if (route.respondAsync && (!operation.job || !deps.jobs || !deps.queue || !deps.idempotency)) {
-      throw new ConfigurationError(`route ${name} answers respond-async but lacks job() or its job deps`);
-    }
-    return wrap<APIGatewayProxyEvent, APIGatewayProxyResult>(async (event, context) => {
-      const began = performance.now();
-      // One deadline for the whole invocation: every step of the DANAConnect call draws from it, so the function
-      // answers its own 504 before Lambda's timeout kills it mid-call.
-      const deadline = deadlineOf(context, NO_CONTEXT_DEADLINE_MS);
-      const requestId = requestIdOf(event, context.awsRequestId);
-      logger.setCorrelationId(requestId);
-      metrics.addMetric('Requests', MetricUnit.Count, 1);
-      let result: APIGatewayProxyResult;
-      let failure: unknown;
-      let jobId: string | undefined;
-      try {
-        const request = parseHttpRequest(event, route, requestId);
-        const input = operation.parse(request);
-        if ('answer' in operation) {
-          const answer = await operation.answer(deps.jobs!(), input);
-          result = jsonAnswer(answer.status, answer.body, requestId);
-        } else if (route.respondAsync && request.preferAsync && operation.job) {
-          ({ result, jobId } = await respondAsync(request, operation.job(input)));
-        } else {
-          const answer = await operation.call(getClient(), input, { debug: request.debug, deadline });
-          const starts = route.method === 'POST' ? startsIn(answer.body) : 0;
-          if (starts > 0) metrics.addMetric('Starts', MetricUnit.Count, starts);
-          result = jsonAnswer(answer.status, answer.body, requestId);
-        }
-      } catch (error) {
-        failure = error;
-        countError(error);
-        const answer: ErrorAnswer = errorAnswer(error);
-        result = errorResult(answer, requestId);
-      }
-      const line = {
-        method: event.httpMethod,
-        route: route.path,
-        status: result.statusCode,
-        durationMs: Math.round(performance.now() - began),
-        ...(jobId === undefined ? {} : { jobId }),
-        ...(failure === undefined ? {} : describeError(failure)),
-      };
-      if (result.statusCode >= 500) logger.error('request failed', line);
-      else if (failure !== undefined) logger.warn('request refused', line);
-      else logger.info('request done', line);
-      return result;
-    });
+/** The one line per request: an error on 5xx, a warning on a refusal. */
+function logRequest(
+  door: Door,
+  event: APIGatewayProxyEvent,
+  durationMs: number,
+  { result, jobId }: Answered,
+  failure: unknown,
+): void {
+  const line = {
+    method: event.httpMethod,
+    route: door.route.path,
+    status: result.statusCode,
+    durationMs: Math.round(durationMs),
+    ...(jobId === undefined ? {} : { jobId }),
+    ...(failure === undefined ? {} : describeError(failure)),
+  };
+  if (result.statusCode >= 500) door.logger.error('request failed', line);
+  else if (failure !== undefined) door.logger.warn('request refused', line);
+  else door.logger.info('request done', line);
+}
+
+/**
+ * The job store and queue for an async request, and the idempotency store when it carries a key; a deployment
+ * without them refuses with 501.
+ */
+function asyncDeps(door: Door, keyed: boolean) {
+  const { deps } = door;
+  try {
+    return {
+      jobs: deps.jobs!(),
+      queue: deps.queue!(),
+      idempotency: keyed ? deps.idempotency!() : undefined,
+    };
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    door.logger.warn('Prefer: respond-async refused: no job store or queue configured', describeError(error));
+    throw new InvalidInputError(
+      'Prefer',
+      'respond-async is not available on this deployment (no job queue)',
+      'NOT_IMPLEMENTED',
+    );
   }
+}
 
-  return { route, logger, metrics, client: getClient, countError, http, wrap };
+/** What an `Idempotency-Key` is scoped to and bound by; undefined without a key. */
+function idempotentRequest(route: RouteSpec, request: HttpRequest): IdempotentRequest | undefined {
+  const key = request.idempotencyKey;
+  if (key === undefined) return undefined;
+  // Behind the stack's API every method requires IAM or an API key, so a caller is always named; a key that
+  // cannot be scoped to one would be shared by everybody, so it is refused rather than honoured.
+  if (request.caller === undefined)
+    throw new ConfigurationError('no caller identity to scope Idempotency-Key');
+  return { caller: request.caller, method: route.method, path: request.routePath, key, body: request.body };
+}
+
+/** `Prefer: respond-async`: the validated input becomes a job; 202 with where to read it. */
+async function respondAsync(door: Door, request: HttpRequest, job: ApiJobRequest): Promise<Answered> {
+  const idempotent = idempotentRequest(door.route, request);
+  const submitted = await submitApiJob(asyncDeps(door, idempotent !== undefined), door.name, job, idempotent);
+  door.metrics.addMetric('AsyncJobs', MetricUnit.Count, 1);
+  const location = jobLocation(request.basePath, submitted.jobId);
+  const body = { jobId: submitted.jobId, state: submitted.state, location };
+  const headers = { Location: location, 'Preference-Applied': 'respond-async' };
+  return { result: jsonAnswer(202, body, request.requestId, headers), jobId: submitted.jobId };
 }
 
 /** The API Gateway handler of one route. */

@@ -3,11 +3,12 @@
  * execution environment (the SDK reads AWS_ENDPOINT_URL itself). A failed record fails the invocation after the
  * others ran, so S3 retries it; the ingest is idempotent. Logs job ids, counts and reasons, never keys or values.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
 import { jobDepsFromEnv, type JobAwsClients } from '../adapters/job-deps';
+import { loggerFor } from '../adapters/observability';
 import { decodeS3Key, ingestUpload, parseUploadKey, type IngestDeps } from '../core/ingest';
 import { describeError } from '../core/errors';
 
@@ -63,10 +64,7 @@ export function ingestUploadHandler(deps: () => IngestDeps, logger: Logger) {
   };
 }
 
-const logger = new Logger({
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'dana-gateway',
-  persistentKeys: { operation: 'ingest-upload' },
-});
+const logger = loggerFor('ingest-upload');
 let deps: IngestDeps | undefined;
 
 export const handler = middy<S3Event, void>()

@@ -9,9 +9,9 @@
  * class; never row contents or DANAConnect's descriptions. Metrics: RowsStarted, RowsFailed, ChunksRetried,
  * ChunksDeadLettered, Errors (by error class).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -21,10 +21,12 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { danaClientFromEnv } from '../adapters/dana';
 import { awsClientConfig } from '../adapters/aws-clients';
 import { jobDepsFromEnv } from '../adapters/job-deps';
+import { countError, observabilityFor } from '../adapters/observability';
 import { deadlineOf } from '../core/deadline';
-import { ConfigurationError, describeError, errorClass } from '../core/errors';
+import { ConfigurationError, describeError } from '../core/errors';
 import type { ChunkMessage } from '../core/jobs';
 import {
+  DEFAULT_RESEND_ON_5XX,
   parseChunkMessage,
   processChunk,
   WORKER_CLIENT_RETRY,
@@ -55,10 +57,13 @@ export interface ChunkHandlerDeps {
   metrics: Metrics;
 }
 
-/** How long a claim may run: until this invocation has surely ended. */
-export function leaseFor(context: Context | undefined): number {
+/**
+ * How long a claim may run: until this invocation has surely ended. `marginMs` is how long the claim outlives the
+ * invocation's own timeout (LEASE_MARGIN_MS unless a test harness with short fake timeouts asks otherwise).
+ */
+export function leaseFor(context: Context | undefined, marginMs: number = LEASE_MARGIN_MS): number {
   const remaining = context?.getRemainingTimeInMillis?.();
-  return typeof remaining === 'number' && remaining > 0 ? remaining + LEASE_MARGIN_MS : DEFAULT_LEASE_MS;
+  return typeof remaining === 'number' && remaining > 0 ? remaining + marginMs : DEFAULT_LEASE_MS;
 }
 
 export function maxReceiveCountFromEnv(env: NodeJS.ProcessEnv = process.env): number {
@@ -73,12 +78,6 @@ export function maxReceiveCountFromEnv(env: NodeJS.ProcessEnv = process.env): nu
 
 type Log = Logger;
 type Where = { jobId: string; chunkId: string; rows: number; receiveCount: number };
-
-function countError(metrics: Metrics, error: unknown): void {
-  const single = metrics.singleMetric();
-  single.addDimension('errorClass', errorClass(error));
-  single.addMetric('Errors', MetricUnit.Count, 1);
-}
 
 /** Sends the chunk again as a new message (the wait spends no receive); true when it must come back instead. */
 async function requeueRecord(
@@ -181,6 +180,19 @@ async function handleRecord(deps: ChunkHandlerDeps, record: SQSRecord, context?:
   return false;
 }
 
+/** `BATCH_RESEND_ON_5XX` (comma-separated statuses, set by the stack from `batch.resendOn5xx`; default 503). */
+export function resendOn5xxFromEnv(env: NodeJS.ProcessEnv = process.env): number[] {
+  const raw = env.BATCH_RESEND_ON_5XX;
+  if (raw === undefined) return [...DEFAULT_RESEND_ON_5XX];
+  const statuses = raw === '' ? [] : raw.split(',').map(Number);
+  if (statuses.some((s) => !Number.isInteger(s) || s < 500 || s > 599)) {
+    throw new ConfigurationError(
+      'BATCH_RESEND_ON_5XX must list HTTP statuses from 500 to 599, comma-separated',
+    );
+  }
+  return statuses;
+}
+
 /** The batch handler, without middy: what a test or a local runner drives with an SQS event. */
 export function chunkBatchHandler(deps: ChunkHandlerDeps) {
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
@@ -205,15 +217,18 @@ export interface AwsClients {
  */
 export function chunkHandlerFromEnv(
   env: NodeJS.ProcessEnv = process.env,
-  options: { clients?: Partial<AwsClients>; worker?: Partial<Omit<WorkerDeps, 'leaseMs'>> } = {},
+  options: {
+    clients?: Partial<AwsClients>;
+    worker?: Partial<Omit<WorkerDeps, 'leaseMs'>>;
+    /**
+     * How long a claim outlives its invocation's timeout (default LEASE_MARGIN_MS, 60 s, for clock skew between
+     * workers). Only for harnesses that fake a short timeout (bench/soak): a crashed worker's chunks then come back
+     * within seconds instead of a minute. Production leaves it unset.
+     */
+    leaseMarginMs?: number;
+  } = {},
 ) {
-  const serviceName = env.POWERTOOLS_SERVICE_NAME || 'dana-gateway';
-  const logger = new Logger({ serviceName, persistentKeys: { operation: 'process-chunk' } });
-  const metrics = new Metrics({
-    serviceName,
-    namespace: env.POWERTOOLS_METRICS_NAMESPACE || 'DanaGateway',
-    defaultDimensions: { operation: 'process-chunk' },
-  });
+  const { logger, metrics } = observabilityFor('process-chunk', env);
   const tableName = env.JOBS_TABLE_NAME;
   const queueUrl = env.QUEUE_URL;
   if (!tableName) throw new ConfigurationError('JOBS_TABLE_NAME is not set');
@@ -230,12 +245,17 @@ export function chunkHandlerFromEnv(
     bucket: deps.bucket(),
     limiter: deps.limiter(),
     maxReceiveCount: maxReceiveCountFromEnv(env),
+    resendOn5xx: resendOn5xxFromEnv(env),
     ...options.worker,
   };
   const batch = chunkBatchHandler({
     process: (message, receiveCount, context) =>
       processChunk(
-        { ...base, leaseMs: leaseFor(context), deadline: deadlineOf(context, DEFAULT_LEASE_MS) },
+        {
+          ...base,
+          leaseMs: leaseFor(context, options.leaseMarginMs),
+          deadline: deadlineOf(context, DEFAULT_LEASE_MS),
+        },
         message,
         receiveCount,
       ),

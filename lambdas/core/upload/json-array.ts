@@ -54,39 +54,14 @@ export class JsonArrayScanner {
     let start = 0;
     while (i < n) {
       const c = text.charCodeAt(i);
-      switch (this.state) {
-        case State.BeforeArray:
-          if (c === OPEN_BRACKET) this.state = State.BeforeElement;
-          else if (!isSpace(c)) throw fileProblem('not a JSON array of objects');
-          i++;
-          continue;
-        case State.BeforeElement:
-          if (c === CLOSE_BRACKET) {
-            // `[]`, or a trailing comma before the end: tolerated, no row.
-            this.state = State.AfterArray;
-            i++;
-          } else if (c === COMMA) {
-            out.push(rowProblem(++this.row, 'not valid JSON (empty element)'));
-            i++;
-          } else if (isSpace(c)) {
-            i++;
-          } else {
-            this.state = State.InElement;
-            start = i;
-          }
-          continue;
-        case State.AfterArray:
-          if (!isSpace(c)) {
-            out.push(rowProblem(++this.row, 'text after the end of the JSON array'));
-            this.state = State.Done;
-            return;
-          }
-          i++;
-          continue;
-        case State.Done:
-          return;
-        case State.InElement:
-          break;
+      if (this.state !== State.InElement) {
+        // Between elements: a few characters per row, so a call here costs little; the loop below is the hot path.
+        const state = this.between(c, out);
+        if (state === State.Done) return;
+        // The first character of an element is scanned again, as part of it.
+        if (state === State.InElement) start = i;
+        else i++;
+        continue;
       }
       if (this.inString) {
         if (this.escaped) this.escaped = false;
@@ -111,6 +86,39 @@ export class JsonArrayScanner {
       i++;
     }
     if (this.state === State.InElement) this.append(text, start, n);
+  }
+
+  /**
+   * One character outside any element: the brackets, the commas between elements, blanks, what follows.
+   * Returns the state after it.
+   */
+  private between(c: number, out: UploadRow[]): State {
+    switch (this.state) {
+      case State.BeforeArray:
+        if (c === OPEN_BRACKET) this.state = State.BeforeElement;
+        else if (!isSpace(c)) throw fileProblem('not a JSON array of objects');
+        break;
+      case State.BeforeElement:
+        if (c === CLOSE_BRACKET) {
+          // `[]`, or a trailing comma before the end: tolerated, no row.
+          this.state = State.AfterArray;
+        } else if (c === COMMA) {
+          out.push(rowProblem(++this.row, 'not valid JSON (empty element)'));
+        } else if (!isSpace(c)) {
+          this.state = State.InElement;
+        }
+        break;
+      case State.AfterArray:
+        if (!isSpace(c)) {
+          out.push(rowProblem(++this.row, 'text after the end of the JSON array'));
+          this.state = State.Done;
+        }
+        break;
+      case State.Done:
+      case State.InElement:
+        break;
+    }
+    return this.state;
   }
 
   /** The end of the text. Throws fileProblem for a file with no array or an empty one. */
