@@ -398,17 +398,22 @@ function checkPacingFits(c: Checker, rate: number, concurrency: number): void {
 }
 
 /** `batch`, each key (and each key of `lifecycle`) laid over its default. */
+/** `batch.lifecycle`, each key laid over its default: whole days from 1 to 36,500. */
+function checkLifecycle(c: Checker, value: unknown): BucketLifecycle {
+  const keys = Object.keys(DEFAULT_BATCH_CONFIG.lifecycle) as (keyof BucketLifecycle)[];
+  const given = c.object('batch.lifecycle', value, keys);
+  const merged = { ...DEFAULT_BATCH_CONFIG.lifecycle, ...given } as Record<string, unknown>;
+  const days = (key: keyof BucketLifecycle) =>
+    c.number(`batch.lifecycle.${key}`, merged[key], 1, 36_500, true);
+  // With any problem the caller throws before this value is used.
+  return Object.fromEntries(keys.map((key) => [key, days(key)])) as unknown as BucketLifecycle;
+}
+
 function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
   const keys = Object.keys(DEFAULT_BATCH_CONFIG);
   const given = value === undefined ? {} : c.object('batch', value, keys);
   if (!given) return undefined;
   const merged = { ...DEFAULT_BATCH_CONFIG, ...given } as Record<string, unknown>;
-  const lifecycleKeys = Object.keys(DEFAULT_BATCH_CONFIG.lifecycle);
-  const givenLifecycle = c.object('batch.lifecycle', merged.lifecycle, lifecycleKeys);
-  const lifecycle = { ...DEFAULT_BATCH_CONFIG.lifecycle, ...givenLifecycle } as Record<string, unknown>;
-  const days = (key: keyof BucketLifecycle) =>
-    c.number(`batch.lifecycle.${key}`, lifecycle[key], 1, 36_500, true);
-
   const rateLimitPerSecond = c.number(
     'batch.rateLimitPerSecond',
     merged.rateLimitPerSecond,
@@ -445,11 +450,7 @@ function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
     true,
   );
   const ingestMemoryMb = c.number('batch.ingestMemoryMb', merged.ingestMemoryMb, 256, 10_240, true);
-  const uploadsDays = days('uploadsDays');
-  const reportsDays = days('reportsDays');
-  const noncurrentVersionsDays = days('noncurrentVersionsDays');
-  const incompleteMultipartUploadDays = days('incompleteMultipartUploadDays');
-  const accessLogsDays = days('accessLogsDays');
+  const lifecycle = checkLifecycle(c, merged.lifecycle);
   // With any problem the caller throws before this value is used.
   return {
     rateLimitPerSecond: rateLimitPerSecond!,
@@ -459,13 +460,7 @@ function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
     backlogAlarmMinutes: backlogAlarmMinutes!,
     ingestTimeoutSeconds: ingestTimeoutSeconds!,
     ingestMemoryMb: ingestMemoryMb!,
-    lifecycle: {
-      uploadsDays: uploadsDays!,
-      reportsDays: reportsDays!,
-      noncurrentVersionsDays: noncurrentVersionsDays!,
-      incompleteMultipartUploadDays: incompleteMultipartUploadDays!,
-      accessLogsDays: accessLogsDays!,
-    },
+    lifecycle,
   };
 }
 

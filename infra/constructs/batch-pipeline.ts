@@ -49,13 +49,21 @@ export class BatchPipeline extends Construct {
       logRetention: defaults.logRetention,
     });
     this.table = new JobsTable(this, 'JobsTable');
-    this.chunks = new WorkQueue(this, 'Chunks', {
+    this.chunks = this.chunkQueue(config, workerTimeout, defaults);
+    this.ingestFailures = this.ingestFailureQueue(defaults);
+    this.ingest = this.ingestFunction(config, defaults);
+    this.worker = this.workerFunction(config, defaults, workerTimeout, pacingWaitMs);
+  }
+
+  /** The chunk queue and its dead-letter queue, with their alarms and runbooks. */
+  private chunkQueue(config: BatchConfig, workerTimeout: Duration, defaults: FunctionDefaults): WorkQueue {
+    return new WorkQueue(this, 'Chunks', {
       consumerTimeout: workerTimeout,
       maxReceiveCount: config.maxReceiveCount,
       maxMessageAge: Duration.minutes(config.backlogAlarmMinutes),
       holds: 'chunks of up to 10 rows to start',
       deadLetterRunbook:
-        'A chunk that hit 429/5xx/401 on every receive has its rows reported failed ("dead-lettered: ..."); a ' +
+        'A chunk that hit 429/503/401 on every receive has its rows reported failed ("dead-lettered: ..."); a ' +
         'chunk that crashed the worker or was malformed has not. Find the cause in the process-chunk log ' +
         '(level ERROR, by jobId and chunkId). Once it is fixed (DANAConnect reachable, secret valid), run ' +
         '`npm run redrive -- --dlq <ChunkDeadLetterQueueUrl> --queue <ChunkQueueUrl>`: redriven chunks run again ' +
@@ -64,10 +72,14 @@ export class BatchPipeline extends Construct {
         `At ${config.rateLimitPerSecond} calls per second a job of N rows needs about N / ` +
         `${10 * config.rateLimitPerSecond} seconds, so a very large upload can explain this. Otherwise check ` +
         "that the process-chunk event source is enabled, the function's errors and throttles, and its log " +
-        '("chunk handed back" means DANAConnect answered 429/5xx).',
+        '("chunk handed back" means DANAConnect answered 429/503/401).',
       alarmAction: defaults.alarmAction,
     });
-    this.ingestFailures = new DeadLetterQueue(this, 'IngestFailures', {
+  }
+
+  /** Where S3's asynchronous invocations of the ingest go after Lambda's retries. */
+  private ingestFailureQueue(defaults: FunctionDefaults): DeadLetterQueue {
+    const queue = new DeadLetterQueue(this, 'IngestFailures', {
       holds: `uploads whose ingest failed ${INGEST_RETRY_ATTEMPTS + 1} times`,
       runbook:
         'Each message holds the S3 event (requestPayload) and the error. Find the cause in the ingest-upload log ' +
@@ -77,18 +89,22 @@ export class BatchPipeline extends Construct {
         're-upload the file instead: a new version is a new job, and rows already queued would start again.',
       alarmAction: defaults.alarmAction,
     });
-    Validations.of(this.ingestFailures.queue).acknowledge({
+    Validations.of(queue.queue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
         "This queue is itself a dead-letter queue: the on-failure destination of ingest-upload's asynchronous " +
         'invocations by S3 (cdk-nag only recognises SQS redrive policies).',
     });
 
+    return queue;
+  }
+
+  /** ingest-upload: S3 upload -> validated rows -> chunks in the queue. */
+  private ingestFunction(config: BatchConfig, defaults: FunctionDefaults): GatewayFunction {
     const bucketName = this.bucket.bucket.bucketName;
     const tableName = this.table.table.tableName;
     const queueUrl = this.chunks.queue.queueUrl;
-
-    this.ingest = new GatewayFunction(this, 'IngestUpload', {
+    const ingest = new GatewayFunction(this, 'IngestUpload', {
       defaults,
       name: 'ingest-upload',
       description: 'S3 upload under uploads/: validate each row, queue chunks of up to 10, reject the rest',
@@ -101,17 +117,29 @@ export class BatchPipeline extends Construct {
         `retries it ${INGEST_RETRY_ATTEMPTS} times, then it lands in the ingest dead-letter queue. Open the ` +
         'ingest-upload log, filter level ERROR around the alarm time.',
     });
-    this.ingest.function.configureAsyncInvoke({
+    ingest.function.configureAsyncInvoke({
       retryAttempts: INGEST_RETRY_ATTEMPTS,
       onFailure: new SqsDestination(this.ingestFailures.queue),
     });
-    this.bucket.grantReadUploads(this.ingest.role);
-    this.bucket.grantWriteReports(this.ingest.role);
-    this.grantSend(this.ingest.role);
-    this.table.grantReadWrite(this.ingest.role);
-    this.bucket.notifyOnUpload(this.ingest.function);
+    this.bucket.grantReadUploads(ingest.role);
+    this.bucket.grantWriteReports(ingest.role);
+    this.grantSend(ingest.role);
+    this.table.grantReadWrite(ingest.role);
+    this.bucket.notifyOnUpload(ingest.function);
+    return ingest;
+  }
 
-    this.worker = new GatewayFunction(this, 'ProcessChunk', {
+  /** process-chunk: each chunk paced, claimed, started once; outcomes recorded, reports written. */
+  private workerFunction(
+    config: BatchConfig,
+    defaults: FunctionDefaults,
+    workerTimeout: Duration,
+    pacingWaitMs: number,
+  ): GatewayFunction {
+    const bucketName = this.bucket.bucket.bucketName;
+    const tableName = this.table.table.tableName;
+    const queueUrl = this.chunks.queue.queueUrl;
+    const worker = new GatewayFunction(this, 'ProcessChunk', {
       defaults,
       name: 'process-chunk',
       description:
@@ -135,17 +163,18 @@ export class BatchPipeline extends Construct {
         "invocation's chunks come back after the visibility timeout, and rows whose call may have been sent " +
         'are reported "outcome unknown". Open the process-chunk log, filter level ERROR around the alarm time.',
     });
-    this.worker.function.addEventSource(
+    worker.function.addEventSource(
       new SqsEventSource(this.chunks.queue, {
         batchSize: PROCESS_CHUNK_BATCH_SIZE,
         reportBatchItemFailures: true,
         maxConcurrency: config.workerMaxConcurrency,
       }),
     );
-    this.bucket.grantWriteReports(this.worker.role);
-    this.table.grantReadWrite(this.worker.role);
+    this.bucket.grantWriteReports(worker.role);
+    this.table.grantReadWrite(worker.role);
     // A chunk that waited without being claimed or sent is requeued as a new message (it spends no receive).
-    this.grantSend(this.worker.role);
+    this.grantSend(worker.role);
+    return worker;
   }
 
   /**
