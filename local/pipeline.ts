@@ -33,7 +33,7 @@ import { MemoryRateLimiter, rateFromEnv } from '../lambdas/core/pacing';
 import { reportKeys, reportSegment } from '../lambdas/core/reports';
 import { parseUploadKey, UPLOAD_PREFIX } from '../lambdas/core/upload/key';
 import { processChunk, WORKER_CLIENT_RETRY, type WorkerDeps } from '../lambdas/core/worker';
-import { leaseFor, maxReceiveCountFromEnv } from '../lambdas/process-chunk/handler';
+import { leaseFor, maxReceiveCountFromEnv, resendOn5xxFromEnv } from '../lambdas/process-chunk/handler';
 
 export const DEFAULT_POLL_MS = 500;
 export const DEFAULT_PROGRESS_MS = 1000;
@@ -51,6 +51,8 @@ export interface PipelineOptions {
   queue?: Partial<MemoryQueueOptions>;
   /** Where progress lines go; default console.log. */
   log?: (line: string) => void;
+  /** Called after each completed poll of the uploads folder (a test waits for polls, not for time). */
+  onPoll?: () => void;
 }
 
 export interface Pipeline {
@@ -109,136 +111,23 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
 
   const jobs = new MemoryJobStore();
   const idempotency = new MemoryIdempotencyStore();
-  const worker: Omit<WorkerDeps, 'leaseMs'> = {
-    // As in the process-chunk Lambda: the worker, not the client, decides about retries.
-    client: danaClientFromEnv(env, { retry: WORKER_CLIENT_RETRY }),
-    jobs,
-    bucket,
-    limiter: new MemoryRateLimiter({ ratePerSecond: rateFromEnv(env) }),
-    maxReceiveCount: maxReceiveCountFromEnv(env),
-  };
-  const queue = new MemoryChunkQueue(
-    async (message, receiveCount) => {
-      const result = await processChunk({ ...worker, leaseMs: leaseFor(undefined) }, message, receiveCount);
-      return result.kind === 'done' ? result : { kind: 'retry', delayMs: result.delayMs };
-    },
-    {
-      maxReceiveCount: worker.maxReceiveCount,
-      onError: (error, message) =>
-        log(`job ${message.jobId}: chunk failed (${errorClass(error)}), retried later`),
-      ...options.queue,
-    },
-  );
-
-  // ---- progress of the upload jobs this pipeline started ----
-  const running = new Map<string, { name: string; last: string }>();
-  const reportPath = (job: JobSummary) => {
-    const segment = reportSegment(job);
-    return segment === undefined ? undefined : join(bucket.root, reportKeys(segment, job.name).csv);
-  };
-  async function reportProgress(): Promise<void> {
-    for (const [jobId, entry] of running) {
-      const job = await jobs.getJob(jobId);
-      if (!job) continue;
-      const done = job.started + job.rejected + job.failed;
-      if (job.state === 'done') {
-        running.delete(jobId);
-        log(
-          `job ${jobId} ${entry.name}: done, ${job.total} rows: ${job.started} started, ${job.rejected} rejected, ` +
-            `${job.failed} failed; report ${reportPath(job)}`,
-        );
-        continue;
-      }
-      const line = job.state === 'ingesting' ? 'reading the file' : `${done}/${job.total} rows done`;
-      if (line !== entry.last) {
-        entry.last = line;
-        log(`job ${jobId} ${entry.name}: ${line}`);
-      }
-    }
-  }
-
-  // ---- the folder watcher ----
-  const previous = new Map<string, Signature>(); // what the last poll saw
-  const taken = new Map<string, Signature>(); // what was ingested (or left alone at start)
-  for (const [key, signature] of await listFiles(bucket.root, uploadsDir)) {
-    previous.set(key, signature);
-    taken.set(key, signature);
-  }
-  if (taken.size > 0) {
-    log(`${taken.size} file(s) already in ${uploadsDir} left alone; drop or touch a file to process it`);
-  }
-
-  const pending: { key: string; signature: Signature }[] = [];
-  let ingesting: Promise<void> | undefined;
+  const queue = workerQueue(env, { jobs, bucket }, log, options.queue);
   let closed = false;
-
-  async function ingestOne(key: string, signature: Signature): Promise<void> {
-    const parsed = parseUploadKey(key);
-    if (parsed.kind === 'ignored') return;
-    const upload = { bucket: LOCAL_BUCKET, key, etag: `${Math.trunc(signature.mtimeMs)}-${signature.size}` };
-    // Known before the ingest ends, so a long file shows progress while it is read.
-    const jobId = uploadJobId(upload);
-    log(`upload ${key}: taken as job ${jobId}`);
-    running.set(jobId, { name: parsed.name, last: '' });
-    try {
-      const result = await ingestUpload({ jobs, queue, bucket }, upload);
-      if ('rejectedFile' in result) {
-        running.delete(jobId);
-        const report = join(bucket.root, reportKeys(parsed.segment, parsed.name).summary);
-        // The reason may quote the file's first line (values); it is in the report, not here.
-        log(`upload ${key}: rejected as a whole; see ${report}`);
-        return;
-      }
-    } catch (error) {
-      running.delete(jobId);
-      if (!closed) log(`upload ${key}: ingest failed (${errorClass(error)})`);
-    }
-  }
-
-  function drainPending(): void {
-    if (ingesting || closed) return;
-    const next = pending.shift();
-    if (!next) return;
-    ingesting = ingestOne(next.key, next.signature).finally(() => {
-      ingesting = undefined;
-      drainPending();
-    });
-  }
-
-  async function poll(): Promise<void> {
-    const now = await listFiles(bucket.root, uploadsDir);
-    for (const [key, signature] of now) {
-      const stable = sameSignature(previous.get(key), signature);
-      if (stable && !sameSignature(taken.get(key), signature)) {
-        taken.set(key, signature);
-        pending.push({ key, signature });
-      }
-    }
-    previous.clear();
-    for (const [key, signature] of now) previous.set(key, signature);
-    drainPending();
-  }
-
-  /** Runs `fn` every `ms`, never overlapping itself, until closed. */
-  function every(ms: number, fn: () => Promise<void>): () => Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    let current: Promise<void> = Promise.resolve();
-    const tick = () => {
-      current = fn()
-        .catch((error: unknown) => log(`local pipeline: ${errorClass(error)} error while watching`))
-        .finally(() => {
-          if (!closed) timer = setTimeout(tick, ms);
-        });
-    };
-    timer = setTimeout(tick, ms);
-    return async () => {
-      clearTimeout(timer);
-      await current;
-    };
-  }
-
-  const stopPolling = every(options.pollMs ?? DEFAULT_POLL_MS, poll);
-  const stopProgress = every(options.progressMs ?? DEFAULT_PROGRESS_MS, reportProgress);
+  const isClosed = () => closed;
+  const progress = new JobProgress(jobs, bucket.root, log);
+  const watcher = new UploadWatcher(uploadsDir, { jobs, queue, bucket }, progress, log, isClosed);
+  await watcher.leaveExistingAlone();
+  const poll = async () => {
+    await watcher.poll();
+    options.onPoll?.();
+  };
+  const stopPolling = every(options.pollMs ?? DEFAULT_POLL_MS, poll, log, isClosed);
+  const stopProgress = every(
+    options.progressMs ?? DEFAULT_PROGRESS_MS,
+    () => progress.report(),
+    log,
+    isClosed,
+  );
 
   return {
     bucketDir: bucket.root,
@@ -253,7 +142,186 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       queue.close();
       await stopPolling();
       await stopProgress();
-      await ingesting;
+      await watcher.ingesting;
     },
+  };
+}
+
+/** The in-process chunk queue, worked by core/worker.ts processChunk as in the process-chunk Lambda. */
+function workerQueue(
+  env: NodeJS.ProcessEnv,
+  { jobs, bucket }: { jobs: MemoryJobStore; bucket: FolderObjectStore },
+  log: (line: string) => void,
+  overrides: Partial<MemoryQueueOptions> | undefined,
+): MemoryChunkQueue {
+  const worker: Omit<WorkerDeps, 'leaseMs'> = {
+    // As in the process-chunk Lambda: the worker, not the client, decides about retries.
+    client: danaClientFromEnv(env, { retry: WORKER_CLIENT_RETRY }),
+    jobs,
+    bucket,
+    limiter: new MemoryRateLimiter({ ratePerSecond: rateFromEnv(env) }),
+    maxReceiveCount: maxReceiveCountFromEnv(env),
+    resendOn5xx: resendOn5xxFromEnv(env),
+  };
+  return new MemoryChunkQueue(
+    async (message, receiveCount) => {
+      const result = await processChunk({ ...worker, leaseMs: leaseFor(undefined) }, message, receiveCount);
+      // A requeue (no pacing slot soon enough) comes back as a new message, spending no receive, as in AWS.
+      return result.kind === 'done' ? result : { kind: result.kind, delayMs: result.delayMs };
+    },
+    {
+      maxReceiveCount: worker.maxReceiveCount,
+      onError: (error, message) =>
+        log(`job ${message.jobId}: chunk failed (${errorClass(error)}), retried later`),
+      ...overrides,
+    },
+  );
+}
+
+/** The progress of the upload jobs this pipeline started: a line when one moves on, a last one when it is done. */
+class JobProgress {
+  private readonly running = new Map<string, { name: string; last: string }>();
+
+  constructor(
+    private readonly jobs: MemoryJobStore,
+    private readonly bucketRoot: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  track(jobId: string, name: string): void {
+    this.running.set(jobId, { name, last: '' });
+  }
+
+  forget(jobId: string): void {
+    this.running.delete(jobId);
+  }
+
+  async report(): Promise<void> {
+    for (const [jobId, entry] of this.running) {
+      const job = await this.jobs.getJob(jobId);
+      if (!job) continue;
+      const done = job.started + job.rejected + job.failed;
+      if (job.state === 'done') {
+        this.running.delete(jobId);
+        this.log(
+          `job ${jobId} ${entry.name}: done, ${job.total} rows: ${job.started} started, ${job.rejected} rejected, ` +
+            `${job.failed} failed; report ${this.reportPath(job)}`,
+        );
+        continue;
+      }
+      const line = job.state === 'ingesting' ? 'reading the file' : `${done}/${job.total} rows done`;
+      if (line !== entry.last) {
+        entry.last = line;
+        this.log(`job ${jobId} ${entry.name}: ${line}`);
+      }
+    }
+  }
+
+  private reportPath(job: JobSummary): string | undefined {
+    const segment = reportSegment(job);
+    return segment === undefined ? undefined : join(this.bucketRoot, reportKeys(segment, job.name).csv);
+  }
+}
+
+/**
+ * The folder watcher: a file is taken once two polls in a row saw the same size and mtime, and ingested one
+ * upload at a time (see the top of this file).
+ */
+class UploadWatcher {
+  private readonly previous = new Map<string, Signature>(); // what the last poll saw
+  private readonly taken = new Map<string, Signature>(); // what was ingested (or left alone at start)
+  private readonly pending: { key: string; signature: Signature }[] = [];
+  /** The ingest under way, if any. */
+  ingesting: Promise<void> | undefined;
+
+  constructor(
+    private readonly uploadsDir: string,
+    private readonly deps: { jobs: MemoryJobStore; queue: MemoryChunkQueue; bucket: FolderObjectStore },
+    private readonly progress: JobProgress,
+    private readonly log: (line: string) => void,
+    private readonly closed: () => boolean,
+  ) {}
+
+  /** Files there before the pipeline started are never taken (their jobs may have run before a restart). */
+  async leaveExistingAlone(): Promise<void> {
+    for (const [key, signature] of await listFiles(this.deps.bucket.root, this.uploadsDir)) {
+      this.previous.set(key, signature);
+      this.taken.set(key, signature);
+    }
+    if (this.taken.size > 0) {
+      this.log(
+        `${this.taken.size} file(s) already in ${this.uploadsDir} left alone; drop or touch a file to process it`,
+      );
+    }
+  }
+
+  async poll(): Promise<void> {
+    const now = await listFiles(this.deps.bucket.root, this.uploadsDir);
+    for (const [key, signature] of now) {
+      const stable = sameSignature(this.previous.get(key), signature);
+      if (stable && !sameSignature(this.taken.get(key), signature)) {
+        this.taken.set(key, signature);
+        this.pending.push({ key, signature });
+      }
+    }
+    this.previous.clear();
+    for (const [key, signature] of now) this.previous.set(key, signature);
+    this.drainPending();
+  }
+
+  private drainPending(): void {
+    if (this.ingesting || this.closed()) return;
+    const next = this.pending.shift();
+    if (!next) return;
+    this.ingesting = this.ingestOne(next.key, next.signature).finally(() => {
+      this.ingesting = undefined;
+      this.drainPending();
+    });
+  }
+
+  private async ingestOne(key: string, signature: Signature): Promise<void> {
+    const parsed = parseUploadKey(key);
+    if (parsed.kind === 'ignored') return;
+    const upload = { bucket: LOCAL_BUCKET, key, etag: `${Math.trunc(signature.mtimeMs)}-${signature.size}` };
+    // Known before the ingest ends, so a long file shows progress while it is read.
+    const jobId = uploadJobId(upload);
+    this.log(`upload ${key}: taken as job ${jobId}`);
+    this.progress.track(jobId, parsed.name);
+    try {
+      const result = await ingestUpload(this.deps, upload);
+      if ('rejectedFile' in result) {
+        this.progress.forget(jobId);
+        const report = join(this.deps.bucket.root, reportKeys(parsed.segment, parsed.name).summary);
+        // The reason may quote the file's first line (values); it is in the report, not here.
+        this.log(`upload ${key}: rejected as a whole; see ${report}`);
+        return;
+      }
+    } catch (error) {
+      this.progress.forget(jobId);
+      if (!this.closed()) this.log(`upload ${key}: ingest failed (${errorClass(error)})`);
+    }
+  }
+}
+
+/** Runs `fn` every `ms`, never overlapping itself, until closed. */
+function every(
+  ms: number,
+  fn: () => Promise<void>,
+  log: (line: string) => void,
+  closed: () => boolean,
+): () => Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> = Promise.resolve();
+  const tick = () => {
+    current = fn()
+      .catch((error: unknown) => log(`local pipeline: ${errorClass(error)} error while watching`))
+      .finally(() => {
+        if (!closed()) timer = setTimeout(tick, ms);
+      });
+  };
+  timer = setTimeout(tick, ms);
+  return async () => {
+    clearTimeout(timer);
+    await current;
   };
 }

@@ -113,10 +113,10 @@ type ExampleRoute = Exclude<OperationName, 'get-job'>;
 
 const EXAMPLES: Record<ExampleRoute, { path: string; body?: string; query?: string }> = {
   'start-list': { path: '/conversation/1001/start/list' },
-  'start-data': { path: '/conversation/1001/start/data', body: '{"NAME":"Ada","EMAIL":"ada@example.com"}' },
+  'start-data': { path: '/conversation/1001/start/data', body: '{"NAME":"Ada","EMAIL":"ada@example.org"}' },
   'start-data-by-project': {
     path: '/conversation/ProjectID/77/start/data',
-    body: '{"NAME":"Grace","EMAIL":"grace@example.com"}',
+    body: '{"NAME":"Grace","EMAIL":"grace@example.org"}',
   },
   'start-record': { path: '/conversation/1001/start/record/3663', body: '{"PLAN":"Gold"}' },
   'start-batch': {

@@ -3,10 +3,11 @@
  * number from the test data appears in any line a test worker printed. It runs in its own vitest project after
  * every other test file (vitest.config.ts), over what ./capture-logs.ts captured.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { DEMO_CLIENT, DEMO_USER } from '../../local/sandbox/server';
+import { LOG_SUFFIX, testFileOfCapture } from './capture-files';
 import { SECRETS_SUFFIX } from './sensitive';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -65,18 +66,63 @@ const FORBIDDEN_PATTERNS = [
   /"access_token"/,
 ];
 
+/**
+ * Test files that print log lines by design, each with what one of its lines looks like. The audit fails if any of
+ * them printed no such line (it did not run, or its output no longer reaches the capture: a test swallowed it), so
+ * that it cannot pass over logs it never saw.
+ */
+const KNOWN_TO_LOG: Record<string, RegExp> = {
+  // Powertools JSON lines of the handlers in process, and what a Lambda runtime would print of the bundles.
+  'test/integration/handlers.test.ts': /"correlation_id"/,
+  'test/integration/bundled-functions.test.ts': /"level":"INFO"/,
+  'test/integration/ingest-upload.test.ts': /"message":"upload ingested"/,
+  'test/integration/pipeline-e2e.test.ts': /"message":"upload ingested"/,
+  'test/integration/worker-sqs.test.ts': /"message":"chunk done"/,
+  'test/unit/worker-handler.test.ts': /"message":"chunk done"/,
+  'test/unit/upload-handler.test.ts': /"message":"upload ingest failed"/,
+  'test/unit/http-tracing.test.ts': /running untraced/,
+  // The local gateway's request line and the local pipeline's progress lines.
+  'test/integration/gateway.test.ts': /^GET \(no route\) 404 \d+ms$/,
+  'test/integration/gateway-bad-input.test.ts': /^(GET|POST) \S+ \d{3} \d+ms$/,
+  'test/integration/async-api.test.ts': /^upload .*: taken as job|^POST \S+ 202 \d+ms$/,
+  'test/integration/local-pipeline.test.ts': /^job \w+ .*: done, /,
+  // `npm start` as a child process: its banner and request lines.
+  'test/integration/gateway-start.test.ts': /DANAConnect gateway listening on/,
+  // The installer's progress lines and the CLI's path lines.
+  'test/unit/python-tool.test.ts': /^installed .* into \.venv\//,
+};
+
 describe('log audit', () => {
   const dir = inject('logCaptureDir');
-  const lines = filesUnder(dir, (name) => name.endsWith('.log')).flatMap((file) =>
-    readFileSync(file, 'utf8')
+  const captures = filesUnder(dir, (name) => name.endsWith(LOG_SUFFIX)).map((file) => ({
+    testFile: testFileOfCapture(basename(file)),
+    lines: readFileSync(file, 'utf8')
       .split('\n')
       .map((text, index) => ({ where: `${relative(dir, file)}:${index + 1}`, text })),
-  );
+  }));
+  const lines = captures.flatMap((capture) => capture.lines);
 
   it('has the logs of the suite to audit (run it with the whole suite: npx vitest run)', () => {
     // Handlers log one JSON line per request; without them there is nothing to audit and the check is empty.
     expect(lines.some((line) => line.text.includes('"operation":"start-data"'))).toBe(true);
     expect(lines.some((line) => line.text.includes('"correlation_id"'))).toBe(true);
+  });
+
+  it('saw the log lines of every test file known to log (none of them ran silenced)', () => {
+    const missing: string[] = [];
+    for (const [testFile, looksLike] of Object.entries(KNOWN_TO_LOG)) {
+      // A renamed or removed file would otherwise never be looked for again.
+      if (!existsSync(join(root, testFile))) {
+        missing.push(`${testFile}: no such test file; update KNOWN_TO_LOG`);
+        continue;
+      }
+      const ran = captures.filter((capture) => capture.testFile === testFile);
+      if (ran.length === 0) missing.push(`${testFile}: did not run (run the audit with the whole suite)`);
+      else if (!ran.some((capture) => capture.lines.some(({ text }) => looksLike.test(text)))) {
+        missing.push(`${testFile}: printed no line like ${looksLike}; is its output swallowed?`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   it('finds no password, secret, token, email or phone number from the test data in any log line', () => {

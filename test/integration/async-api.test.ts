@@ -133,9 +133,8 @@ describe('async API through the local gateway and the local pipeline', () => {
     pipeline = await startPipeline({
       bucketDir,
       env: { ...process.env, ...sandboxEnv(sandbox, '1.0'), DANA_RATE_LIMIT_PER_SECOND: '100' },
-      log: () => undefined,
     });
-    gateway = await freshGateway(sandbox, '1.0', { log: () => undefined, jobs: pipeline.jobDeps });
+    gateway = await freshGateway(sandbox, '1.0', { jobs: pipeline.jobDeps });
   });
   afterAll(async () => {
     rememberCredentialsSeenBy(sandbox);
@@ -359,7 +358,7 @@ describe('async API: nothing reaches DANAConnect synchronously; invalid input qu
 
   beforeAll(async () => {
     sandbox = await startSandbox();
-    gateway = await freshGateway(sandbox, '1.0', { log: () => undefined, jobs: { jobs, queue } });
+    gateway = await freshGateway(sandbox, '1.0', { jobs: { jobs, queue } });
   });
   afterAll(async () => {
     rememberCredentialsSeenBy(sandbox);
@@ -468,7 +467,6 @@ describe('async API on a deployment without a job store and queue', () => {
   beforeAll(async () => {
     sandbox = await startSandbox();
     gateway = await freshGateway(sandbox, '1.0', {
-      log: () => undefined,
       env: { JOBS_TABLE_NAME: undefined, QUEUE_URL: undefined },
     });
   });

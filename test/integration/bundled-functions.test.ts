@@ -27,7 +27,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { buildGatewayApp, cdkJsonContext } from '../../infra/gateway-app';
 import type { FunctionName, GatewayStack } from '../../infra/gateway-stack';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
@@ -36,7 +36,10 @@ import { uploadJobId } from '../../lambdas/core/ingest';
 import type { ChunkMessage } from '../../lambdas/core/jobs';
 import { ROUTES } from '../../lambdas/http/routes';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { relayOutput } from '../audit/child-output';
+import { rememberCredentialsSeenBy } from '../audit/sensitive';
 import { apiGatewayEvent, s3PutEvent, scheduledStartEvent, withHeader } from '../fixtures/events';
+import { existingRecords } from '../fixtures/http';
 import { createJobsTable } from './job-store-table';
 import { sqsEvent } from './sqs-harness';
 import { batchCalls, expectCompleteReport } from './worker-harness';
@@ -232,6 +235,7 @@ async function invoke(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  relayOutput(child);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -315,7 +319,6 @@ beforeAll(async () => {
   };
   local = await createLocalResources();
 
-  sandbox = await startSandbox();
   const secrets = new SecretsManagerClient({ endpoint: inject('motoEndpoint'), region: REGION });
   const created = await secrets.send(
     new CreateSecretCommand({
@@ -333,11 +336,26 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const client of [s3, sqs, dynamo]) client.destroy();
-  await sandbox?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
-beforeEach(() => sandbox.reset());
+// A DANAConnect of its own for each test: its records (ids from 3663) and calls are only that test's.
+beforeEach(async () => {
+  sandbox = await startSandbox();
+});
+afterEach(async () => {
+  // What the bundles sent upstream is handed to the log audit.
+  rememberCredentialsSeenBy(sandbox);
+  await sandbox.close();
+});
+
+/** The vendor's record (fixtures/api-gateway) as start-data creates it and start-record then updates it. */
+const DANA_RECORD = { NAME: 'Dana', EMAIL: 'support@danaconnect.com' };
+const DANA_RECORD_UPDATED = {
+  ...DANA_RECORD,
+  PHONE_NUMBER: '+19546441233',
+  RECEIPT_FILE: 's3://Receipt/receipt-example.pdf',
+};
 
 describe('the bundles in the cloud assembly', () => {
   it('one ESM bundle per function, with its source map and esbuild metafile, the AWS SDK inside', () => {
@@ -392,6 +410,7 @@ describe('each bundled function, in a fresh Node process, against moto and the s
   });
 
   it('start-data-by-project starts a record through project 77', async () => {
+    await existingRecords(sandbox, DANA_RECORD); // 3663
     const answer = httpAnswer(
       await invoke('start-data-by-project', apiGatewayEvent('start-data-by-project')),
     );
@@ -403,6 +422,7 @@ describe('each bundled function, in a fresh Node process, against moto and the s
   });
 
   it('start-batch starts two records, one envelope each, in order', async () => {
+    await existingRecords(sandbox, DANA_RECORD, DANA_RECORD); // 3663 and 3664
     const answer = httpAnswer(await invoke('start-batch', apiGatewayEvent('start-batch')));
     expect(answer.statusCode).toBe(200);
     expect(answer.body).toEqual([
@@ -416,6 +436,7 @@ describe('each bundled function, in a fresh Node process, against moto and the s
   });
 
   it('start-record updates record 3663 and starts it', async () => {
+    await existingRecords(sandbox, DANA_RECORD);
     const answer = httpAnswer(await invoke('start-record', apiGatewayEvent('start-record')));
     expect(answer.statusCode).toBe(200);
     expect(answer.body).toEqual({ wsResult: { idResult: 0, resultDescription: 'OK' } });
@@ -428,6 +449,7 @@ describe('each bundled function, in a fresh Node process, against moto and the s
   });
 
   it('get-contact-data returns the requested fields of record 3663', async () => {
+    await existingRecords(sandbox, DANA_RECORD_UPDATED); // 3663, link code lc-3663
     const answer = httpAnswer(await invoke('get-contact-data', apiGatewayEvent('get-contact-data')));
     expect(answer.statusCode).toBe(200);
     expect((answer.body as { record: unknown }).record).toEqual({

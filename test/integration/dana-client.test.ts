@@ -67,6 +67,8 @@ afterAll(async () => {
   await sandbox.close();
 });
 beforeEach(() => sandbox.reset());
+// Also after: the faults a test set must not reach a describe's beforeAll, which runs before the next beforeEach.
+afterEach(() => sandbox.reset());
 
 describe.each([
   ['1.0', BASIC],

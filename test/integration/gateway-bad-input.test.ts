@@ -294,7 +294,7 @@ describe('bad input on every route', () => {
       operation: { kind: 'data', conversationId: 1001 },
       name: 'start-data',
     });
-    gateway = await freshGateway(sandbox, '1.0', { log: () => undefined, jobs: { jobs } });
+    gateway = await freshGateway(sandbox, '1.0', { jobs: { jobs } });
   });
   afterAll(async () => {
     rememberCredentialsSeenBy(sandbox);

@@ -3,7 +3,7 @@
  * API 2.0 credentials, checking what the sandbox received (path, the GATEWAY's credentials, body) and what the
  * caller got back. Then the gateway's own behaviour: 404/405 envelopes, request ids, LOCAL_API_KEY, its log line.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../local/gateway';
 import { DEMO_CLIENT, startSandbox, type ReceivedRequest, type Sandbox } from '../../local/sandbox/server';
 import { rememberCredentialsSeenBy } from '../audit/sensitive';
@@ -21,11 +21,13 @@ describe.each(['1.0', '2.0'] as ApiVersion[])(
     const base = () => `${gateway.url}/api/1.0/rest/conversation`;
     const upstream = `/api/${version}/rest/conversation`;
 
-    beforeAll(async () => {
+    // Fresh for each test (a new DANAConnect and a new execution environment): the records, ids and tokens a test
+    // sees are only its own, whatever ran before it.
+    beforeEach(async () => {
       sandbox = await startSandbox();
       gateway = await freshGateway(sandbox, version);
     });
-    afterAll(async () => {
+    afterEach(async () => {
       rememberCredentialsSeenBy(sandbox);
       await gateway.close();
       await sandbox.close();
@@ -63,6 +65,14 @@ describe.each(['1.0', '2.0'] as ApiVersion[])(
         body: body === undefined ? undefined : JSON.stringify(body),
       });
 
+    /** Record 3663 as start-data creates it, and as start-record then updates it. */
+    const createAda = async () =>
+      expect((await post('/1001/start/data', { NAME: 'Ada', EMAIL: 'ada@example.com' })).status).toBe(200);
+    const updateAda = async () =>
+      expect(
+        (await post('/1001/start/record/3663', { PHONE_NUMBER: '+15550100123', VIP: true })).status,
+      ).toBe(200);
+
     it('start-list', async () => {
       const [response, calls] = await callsDuring(() =>
         post('/1001/start/list', undefined, { 'X-DEBUG': '1' }),
@@ -95,6 +105,7 @@ describe.each(['1.0', '2.0'] as ApiVersion[])(
     });
 
     it('start-data-by-project', async () => {
+      await createAda();
       const [response, calls] = await callsDuring(() => post('/ProjectID/77/start/data', { NAME: 'Grace' }));
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ wsResult: { idResult: 3664, resultDescription: 'OK' } });
@@ -103,6 +114,7 @@ describe.each(['1.0', '2.0'] as ApiVersion[])(
     });
 
     it('start-record', async () => {
+      await createAda();
       const [response, calls] = await callsDuring(() =>
         post('/1001/start/record/3663', { PHONE_NUMBER: '+15550100123', VIP: true }),
       );
@@ -121,6 +133,8 @@ describe.each(['1.0', '2.0'] as ApiVersion[])(
     });
 
     it('start-batch', async () => {
+      await createAda();
+      expect((await post('/ProjectID/77/start/data', { NAME: 'Grace' })).status).toBe(200);
       const records = [{ NAME: 'Alan' }, { NAME: 'Joan', GENDER: 'F' }];
       const [response, calls] = await callsDuring(() => post('/1001/start/list/data', records));
       expect(response.status).toBe(200);
@@ -133,6 +147,8 @@ describe.each(['1.0', '2.0'] as ApiVersion[])(
     });
 
     it('get-contact-data', async () => {
+      await createAda();
+      await updateAda();
       const [response, calls] = await callsDuring(() =>
         fetch(`${base()}/data/lc-3663?fields=NAME,PHONE_NUMBER,PLAN`, {
           headers: { Authorization: CALLER_AUTHORIZATION, Accept: 'application/json' },
@@ -159,7 +175,21 @@ describe.each(['1.0', '2.0'] as ApiVersion[])(
     });
 
     if (version === '2.0') {
-      it('fetched one OAuth2 token per function with the gateway’s client credentials, and used it for every call', () => {
+      it('fetched one OAuth2 token per function with the gateway’s client credentials, and used it for every call', async () => {
+        // Every route, start-list twice.
+        for (const path of ['/1001/start/list', '/1002/start/list'])
+          expect((await post(path)).status).toBe(200);
+        await createAda();
+        expect((await post('/ProjectID/77/start/data', { NAME: 'Grace' })).status).toBe(200);
+        await updateAda();
+        expect((await post('/1001/start/list/data', [{ NAME: 'Alan' }])).status).toBe(200);
+        const read = await fetch(`${base()}/data/lc-3663?fields=NAME`, {
+          headers: { Accept: 'application/json' },
+        });
+        expect(read.status).toBe(200);
+        const apiCalls = sandbox.received().filter((r) => r.path.startsWith('/api/'));
+        expect(apiCalls).toHaveLength(7);
+        expectGatewayCredentials(apiCalls);
         const tokenCalls = sandbox.received().filter((r) => r.path === '/oauth2/token');
         // Each route is its own function with its own cached token, as each Lambda is: one token per route, however
         // many calls (start-list was called twice).
@@ -180,12 +210,23 @@ describe('the local gateway itself', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox();
-    gateway = await freshGateway(sandbox, '1.0', { log: (line) => lines.push(line) });
+    // Kept for the test to read, and printed as the gateway would (for the log audit).
+    gateway = await freshGateway(sandbox, '1.0', {
+      log: (line) => {
+        lines.push(line);
+        console.log(line);
+      },
+    });
   });
   afterAll(async () => {
     rememberCredentialsSeenBy(sandbox);
     await gateway.close();
     await sandbox.close();
+  });
+  // Each test sees only what it sent upstream, whatever ran before it.
+  beforeEach(() => {
+    rememberCredentialsSeenBy(sandbox);
+    sandbox.reset();
   });
 
   it('answers an unknown route with the 404 envelope', async () => {
@@ -264,9 +305,16 @@ describe('the local gateway itself', () => {
   });
 
   it('logs one readable line per request: method, path (link codes masked), status, ms; no query values', async () => {
+    // A record of its own to read back, whatever ran before.
+    const created = await fetch(`${gateway.url}/api/1.0/rest/conversation/1001/start/data`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"NAME":"Ada"}',
+    });
+    const id = ((await created.json()) as { wsResult: { idResult: number } }).wsResult.idResult;
     lines.length = 0;
     await fetch(`${gateway.url}/api/1.0/rest/conversation/1001/start/list`, { method: 'POST' });
-    await fetch(`${gateway.url}/api/1.0/rest/conversation/data/lc-3663?fields=NAME`);
+    await fetch(`${gateway.url}/api/1.0/rest/conversation/data/lc-${id}?fields=NAME`);
     await fetch(`${gateway.url}/api/1.0/rest/conversation/abc/start/list`, { method: 'POST' });
     await fetch(`${gateway.url}/nowhere/ada@example.com`);
     expect(lines).toHaveLength(4);
@@ -291,6 +339,10 @@ describe('LOCAL_API_KEY', () => {
     rememberCredentialsSeenBy(sandbox);
     await gateway.close();
     await sandbox.close();
+  });
+  beforeEach(() => {
+    rememberCredentialsSeenBy(sandbox);
+    sandbox.reset();
   });
 
   it('refuses a request without the key or with a wrong one, before anything goes upstream', async () => {

@@ -4,14 +4,7 @@
  * scheduled start of start-list.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../lambdas/core/errors';
-import { handler as getContactData } from '../../lambdas/get-contact-data/handler';
-import { handler as startBatch } from '../../lambdas/start-batch/handler';
-import { handler as startDataByProject } from '../../lambdas/start-data-by-project/handler';
-import { handler as startData } from '../../lambdas/start-data/handler';
-import { handler as startList } from '../../lambdas/start-list/handler';
-import { handler as startRecord } from '../../lambdas/start-record/handler';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { rememberCredentialsSeenBy } from '../audit/sensitive';
 import {
@@ -21,48 +14,66 @@ import {
   withBody,
   withHeader,
 } from '../fixtures/events';
-import { applyEnv, DEMO_BASIC, sandboxEnv } from '../fixtures/http';
+import { DEMO_BASIC, existingRecords, sandboxEnv } from '../fixtures/http';
 
 let sandbox: Sandbox;
-let restoreEnv: () => void;
 
-beforeAll(async () => {
+// Each test has a DANAConnect and an execution environment of its own: a new sandbox (so record ids start at 3663
+// again), the functions' environment pointing at it (for this test only), and the handlers' modules loaded afresh
+// on first use, so that their clients are built from that environment on their first invocation. Nothing carries
+// over from an earlier test.
+beforeEach(async () => {
   sandbox = await startSandbox();
-  // The functions' environment; their clients are built on the first invocation, from it.
-  restoreEnv = applyEnv({ ...sandboxEnv(sandbox, '1.0'), DANA_TIMEOUT_MS: '1000' });
+  for (const [name, value] of Object.entries({ ...sandboxEnv(sandbox, '1.0'), DANA_TIMEOUT_MS: '1000' })) {
+    vi.stubEnv(name, value);
+  }
+  vi.resetModules();
 });
-afterAll(async () => {
+afterEach(async () => {
   rememberCredentialsSeenBy(sandbox);
   await sandbox.close();
-  restoreEnv();
-});
-beforeEach(() => {
-  rememberCredentialsSeenBy(sandbox);
-  sandbox.reset();
+  vi.unstubAllEnvs();
 });
 
+/** The six functions, each loaded (once per test) as Lambda loads it. */
+const getContactData = () => import('../../lambdas/get-contact-data/handler');
+const startBatch = () => import('../../lambdas/start-batch/handler');
+const startDataByProject = () => import('../../lambdas/start-data-by-project/handler');
+const startData = () => import('../../lambdas/start-data/handler');
+const startList = () => import('../../lambdas/start-list/handler');
+const startRecord = () => import('../../lambdas/start-record/handler');
+
+type Context = ReturnType<typeof lambdaContext>;
 type Answer = APIGatewayProxyResult & { headers: Record<string, string> };
 const invoke = async (
-  handler: (event: APIGatewayProxyEvent, context: ReturnType<typeof lambdaContext>) => Promise<unknown>,
+  load: () => Promise<{ handler: (event: APIGatewayProxyEvent, context: Context) => Promise<unknown> }>,
   event: APIGatewayProxyEvent,
-) => (await handler(event, lambdaContext())) as Answer;
+) => (await (await load()).handler(event, lambdaContext())) as Answer;
+/** start-list as EventBridge invokes it. */
+const scheduledStart = async (event: { scheduledStart: { name: string; conversationId: number } }) =>
+  (await startList()).handler(event, lambdaContext());
 const apiCalls = () => sandbox.received().filter((r) => r.path.startsWith('/api/'));
 
-/** Everything written to stdout and stderr while `fn` runs (log lines, EMF blobs), passed on as well. */
+/** The vendor's record (fixtures/api-gateway) as start-data creates it and start-record then updates it. */
+const DANA_RECORD = { NAME: 'Dana', EMAIL: 'support@danaconnect.com' };
+const DANA_RECORD_UPDATED = {
+  ...DANA_RECORD,
+  PHONE_NUMBER: '+19546441233',
+  RECEIPT_FILE: 's3://Receipt/receipt-example.pdf',
+};
+
+/** Everything written to stdout and stderr while `fn` runs (log lines, EMF blobs), in order; spied on, not replaced. */
 async function withOutput<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
-  const lines: string[] = [];
-  const streams = [process.stdout, process.stderr];
-  const writes = streams.map((stream) => stream.write);
-  streams.forEach((stream, i) => {
-    stream.write = function (chunk: unknown, ...rest: unknown[]) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      return (writes[i] as (...args: unknown[]) => boolean).call(stream, chunk, ...rest);
-    } as typeof stream.write;
-  });
+  const spies = [vi.spyOn(process.stdout, 'write'), vi.spyOn(process.stderr, 'write')];
   try {
-    return { result: await fn(), lines };
+    const result = await fn();
+    const writes = spies.flatMap((spy) =>
+      spy.mock.calls.map(([chunk], i) => ({ order: spy.mock.invocationCallOrder[i]!, text: String(chunk) })),
+    );
+    writes.sort((a, b) => a.order - b.order);
+    return { result, lines: writes.flatMap(({ text }) => text.split('\n').filter(Boolean)) };
   } finally {
-    streams.forEach((stream, i) => (stream.write = writes[i]!));
+    for (const spy of spies) spy.mockRestore();
   }
 }
 
@@ -89,6 +100,7 @@ describe('the six handlers, end to end to the sandbox (API 1.0)', () => {
   });
 
   it('start-data-by-project starts a new record through project 77', async () => {
+    await existingRecords(sandbox, DANA_RECORD); // 3663
     const answer = await invoke(startDataByProject, apiGatewayEvent('start-data-by-project'));
     expect(answer.statusCode).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ wsResult: { idResult: 3664, resultDescription: 'OK' } });
@@ -102,6 +114,7 @@ describe('the six handlers, end to end to the sandbox (API 1.0)', () => {
   });
 
   it('start-record updates record 3663 and starts it', async () => {
+    await existingRecords(sandbox, DANA_RECORD);
     const answer = await invoke(startRecord, apiGatewayEvent('start-record'));
     expect(answer.statusCode).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ wsResult: { idResult: 0, resultDescription: 'OK' } });
@@ -115,6 +128,7 @@ describe('the six handlers, end to end to the sandbox (API 1.0)', () => {
   });
 
   it('start-record without a body sends no fields to update', async () => {
+    await existingRecords(sandbox, DANA_RECORD);
     const answer = await invoke(startRecord, withBody(apiGatewayEvent('start-record'), null));
     expect(answer.statusCode).toBe(200);
     expect(apiCalls()).toMatchObject([
@@ -123,6 +137,7 @@ describe('the six handlers, end to end to the sandbox (API 1.0)', () => {
   });
 
   it('start-batch answers one envelope per record, in order', async () => {
+    await existingRecords(sandbox, DANA_RECORD, DANA_RECORD); // 3663 and 3664
     const answer = await invoke(startBatch, apiGatewayEvent('start-batch'));
     expect(answer.statusCode).toBe(200);
     expect(JSON.parse(answer.body)).toEqual([
@@ -138,6 +153,7 @@ describe('the six handlers, end to end to the sandbox (API 1.0)', () => {
   });
 
   it('get-contact-data returns the requested fields of the record behind the link code', async () => {
+    await existingRecords(sandbox, DANA_RECORD_UPDATED); // 3663, link code lc-3663
     const answer = await invoke(getContactData, apiGatewayEvent('get-contact-data'));
     expect(answer.statusCode).toBe(200);
     const body = JSON.parse(answer.body);
@@ -315,7 +331,7 @@ describe('logs and metrics', () => {
 
 describe('start-list as an EventBridge scheduled start', () => {
   it('starts the list and returns DANAConnect’s body', async () => {
-    const { result, lines } = await withOutput(() => startList(scheduledStartEvent(), lambdaContext()));
+    const { result, lines } = await withOutput(() => scheduledStart(scheduledStartEvent()));
     expect(result).toEqual({ wsResult: { idResult: 0, resultDescription: 'OK' } });
     expect(apiCalls()).toMatchObject([
       { method: 'POST', path: '/api/1.0/rest/conversation/1001/start/list', authorization: DEMO_BASIC },
@@ -334,19 +350,21 @@ describe('start-list as an EventBridge scheduled start', () => {
     'throws on conversationId %s, calling nobody (EventBridge retries, then its dead-letter queue)',
     async (conversationId) => {
       const event = { scheduledStart: { name: 'bad', conversationId: conversationId as number } };
-      await expect(startList(event, lambdaContext())).rejects.toBeInstanceOf(InvalidInputError);
+      // The class as this test's execution environment loaded it.
+      const { InvalidInputError } = await import('../../lambdas/core/errors');
+      await expect(scheduledStart(event)).rejects.toBeInstanceOf(InvalidInputError);
       expect(sandbox.received()).toEqual([]);
     },
   );
 
   it('throws when DANAConnect refused the start (safe to retry)', async () => {
     const event = { scheduledStart: { name: 'old', conversationId: 9999 } };
-    await expect(startList(event, lambdaContext())).rejects.toMatchObject({ kind: 'illegal_argument' });
+    await expect(scheduledStart(event)).rejects.toMatchObject({ kind: 'illegal_argument' });
   });
 
   it('throws when the outcome is unknown (to the dead-letter queue and its alarm), after exactly one call', async () => {
     sandbox.setFaults({ failNext: { count: 1, status: 502, afterProcessing: true } });
-    await expect(startList(scheduledStartEvent(), lambdaContext())).rejects.toMatchObject({
+    await expect(scheduledStart(scheduledStartEvent())).rejects.toMatchObject({
       kind: 'upstream_internal',
       delivery: 'unknown',
     });

@@ -19,7 +19,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, S3Event } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
 import { uploadJobId } from '../../lambdas/core/ingest';
 import type { ChunkMessage, RowOutcome } from '../../lambdas/core/jobs';
@@ -39,7 +39,6 @@ const tableName = `jobs-${suffix}`;
 let queueUrl: string;
 let jobs: DynamoJobStore;
 let handler: typeof Handler;
-const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
@@ -49,19 +48,17 @@ beforeAll(async () => {
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `chunks-${suffix}` }))).QueueUrl!;
   await createJobsTable(dynamo, tableName);
   jobs = new DynamoJobStore({ client: dynamo, tableName });
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: endpoint,
-    BUCKET_NAME: bucketName,
-    QUEUE_URL: queueUrl,
-    JOBS_TABLE_NAME: tableName,
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  });
+  // The function's environment, for this file only (undone in afterAll).
+  vi.stubEnv('AWS_ENDPOINT_URL', endpoint);
+  vi.stubEnv('BUCKET_NAME', bucketName);
+  vi.stubEnv('QUEUE_URL', queueUrl);
+  vi.stubEnv('JOBS_TABLE_NAME', tableName);
   // Imported once the environment is set, as Lambda would load it.
   ({ handler } = await import('../../lambdas/ingest-upload/handler'));
 });
 
 afterAll(() => {
-  process.env = savedEnv;
+  vi.unstubAllEnvs();
   s3.destroy();
   sqs.destroy();
   dynamo.destroy();

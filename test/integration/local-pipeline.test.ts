@@ -3,14 +3,15 @@
  * `uploads/{conversationId}/` is picked up, ingested and worked by the same core as in AWS, and its report and
  * summary appear under `reports/`; progress is printed while it runs. A file changed in place is a new job; files
  * there before the start, dotfiles and a key without a conversation id are handled as documented.
- * Waits poll with a deadline (a guard against a hang); nothing asserts timing.
+ * Waits poll with a deadline (a guard against a hang); nothing asserts timing. That nothing happened is asserted
+ * after the polls that would have done it (the pipeline's onPoll), never after a sleep.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReportSummary } from '../../lambdas/core/reports';
-import { startPipeline, type Pipeline } from '../../local/pipeline';
+import { startPipeline, type Pipeline, type PipelineOptions } from '../../local/pipeline';
 import { startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { rememberCredentialsSeenBy } from '../audit/sensitive';
 import { sandboxEnv } from '../fixtures/http';
@@ -20,6 +21,8 @@ let sandbox: Sandbox;
 let dir: string;
 let pipeline: Pipeline | undefined;
 let lines: string[];
+/** Polls of the uploads folder the pipeline has completed (its onPoll). */
+let polls: number;
 
 async function until<T>(what: string, probe: () => T | undefined): Promise<T> {
   const deadline = Date.now() + 20_000;
@@ -32,15 +35,38 @@ async function until<T>(what: string, probe: () => T | undefined): Promise<T> {
 }
 
 async function start(): Promise<Pipeline> {
-  pipeline = await startPipeline({
-    bucketDir: dir,
-    env: { ...process.env, ...sandboxEnv(sandbox, '1.0'), DANA_RATE_LIMIT_PER_SECOND: '200' },
+  pipeline = await startPipeline(pipelineOptions(dir, lines, () => polls++));
+  return pipeline;
+}
+
+/**
+ * A pipeline on `bucketDir` that polls often, against `upstream`; its lines are kept in `into` and printed as
+ * `npm start` prints them.
+ */
+function pipelineOptions(
+  bucketDir: string,
+  into: string[],
+  onPoll: () => void,
+  upstream: Sandbox = sandbox,
+): PipelineOptions {
+  return {
+    bucketDir,
+    env: { ...process.env, ...sandboxEnv(upstream, '1.0'), DANA_RATE_LIMIT_PER_SECOND: '200' },
     pollMs: 25,
     progressMs: 25,
     queue: { concurrency: 1 },
-    log: (line) => lines.push(line),
-  });
-  return pipeline;
+    log: (line) => {
+      into.push(line);
+      console.log(line);
+    },
+    onPoll,
+  };
+}
+
+/** Once `count` more polls of the pipeline have completed. */
+async function polled(count: number): Promise<void> {
+  const target = polls + count;
+  await until(`${count} poll(s)`, () => (polls >= target ? true : undefined));
 }
 
 /** A CSV of `total` unique contacts; `invalid` rows have one cell too many. */
@@ -67,6 +93,7 @@ beforeEach(async () => {
   sandbox = await startSandbox();
   dir = mkdtempSync(join(tmpdir(), 'local-pipeline-'));
   lines = [];
+  polls = 0;
 });
 afterEach(async () => {
   await pipeline?.close();
@@ -138,6 +165,9 @@ describe('the local pipeline (npm start)', () => {
     drop('uploads/1001/old.csv', contacts(2, 'old'));
     await start();
     expect(lines[0]).toMatch(/^1 file\(s\) already in .* left alone/);
+    // Two polls that saw it unchanged: a file not left alone would have been taken by now.
+    await polled(2);
+    expect(lines.filter((l) => l.startsWith('upload '))).toEqual([]);
     drop('uploads/1001/.~lock.new.csv#', 'x');
     drop('uploads/abc/list.csv', contacts(2, 'bad'));
     const summary = await until('the rejection summary', summaryAt('reports/_invalid/abc/list.summary.json'));
@@ -154,10 +184,23 @@ describe('the local pipeline (npm start)', () => {
 
   it('stops cleanly: nothing is taken after close()', async () => {
     await start();
+    await polled(1);
     await pipeline!.close();
-    drop('uploads/1001/late.csv', contacts(2, 'late'));
-    // Several poll periods of a live pipeline; a closed one takes nothing.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const pollsAtClose = polls;
+    // A live pipeline over the same folder (with its own sandbox), polling as often: it takes the file dropped
+    // now, which the closed one had as long to take.
+    const witnessSandbox = await startSandbox();
+    const witness = await startPipeline(pipelineOptions(dir, [], () => undefined, witnessSandbox));
+    try {
+      drop('uploads/1001/late.csv', contacts(2, 'late'));
+      const summary = await until('the live pipeline’s report', summaryAt('reports/1001/late.summary.json'));
+      expect(summary).toMatchObject({ total: 2, started: 2 });
+    } finally {
+      await witness.close();
+      rememberCredentialsSeenBy(witnessSandbox);
+      await witnessSandbox.close();
+    }
+    expect(polls).toBe(pollsAtClose);
     expect(lines.filter((l) => l.startsWith('upload '))).toEqual([]);
     expect(sandbox.received()).toEqual([]);
     pipeline = undefined;

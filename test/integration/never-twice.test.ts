@@ -11,15 +11,9 @@ import { MemoryRateLimiter, type RateLimiter } from '../../lambdas/core/pacing';
 import { processChunk, type WorkerDeps } from '../../lambdas/core/worker';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { startAwsFaultProxy, type AwsFaultProxy } from '../harness/aws-fault-proxy';
+import { MemoryBucket } from '../harness/memory-bucket';
 import { awsDynamo, createJobsTable } from './job-store-table';
-import {
-  batchCalls,
-  expectCompleteReport,
-  MemoryBucket,
-  runQueue,
-  sandboxClient,
-  seedUploadJob,
-} from './worker-harness';
+import { batchCalls, expectCompleteReport, runQueue, sandboxClient, seedUploadJob } from './worker-harness';
 
 const tableName = `jobs-never-twice-${randomUUID()}`;
 let proxy: AwsFaultProxy;

@@ -41,10 +41,6 @@ import { createJobsTable, awsDynamo } from './job-store-table';
 import { arnOf, createChunkQueues, depth, pump, type ChunkHandler, type TestQueue } from './sqs-harness';
 import { batchCalls, expectCompleteReport, pipelineEnv } from './worker-harness';
 
-// The handlers' Powertools read these from the process: keep the test output to real failures.
-process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-
 const endpoint = inject('motoEndpoint');
 const region = 'us-east-1';
 const dynamo = awsDynamo(inject('awsEndpoint'));
@@ -99,7 +95,7 @@ beforeAll(async () => {
   // The handlers' own wiring from their environment, over clients pointed at moto (one DynamoDB request at a
   // time: moto's conditional writes are not atomic across its threads, DynamoDB's are).
   const ingestDeps = ingestDepsFromEnv(env, clients);
-  ingest = ingestUploadHandler(() => ingestDeps, new Logger({ serviceName: 'e2e', logLevel: 'ERROR' }));
+  ingest = ingestUploadHandler(() => ingestDeps, new Logger({ serviceName: 'e2e' }));
   worker = chunkHandlerFromEnv(env, {
     clients,
     worker: { redelivery: { baseDelayMs: 1_000, maxDelayMs: 2_000 } },

@@ -16,7 +16,7 @@ import { deadlineAt } from '../../lambdas/core/deadline';
 import { DanaError } from '../../lambdas/core/errors';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { apiGatewayEvent, lambdaContext } from '../fixtures/events';
-import { applyEnv, sandboxEnv } from '../fixtures/http';
+import { sandboxEnv } from '../fixtures/http';
 
 type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -34,7 +34,6 @@ const SECRET_ID = 'dana/time-budget';
 const OAUTH_SECRET = { clientId: 'budget-client', clientSecret: 'budget-client-secret-value' };
 
 let sandbox: Sandbox;
-let restoreEnv: (() => void) | undefined;
 const scripted: Scripted[] = [];
 
 beforeAll(async () => {
@@ -45,8 +44,7 @@ afterAll(async () => {
 });
 beforeEach(() => sandbox.reset());
 afterEach(async () => {
-  restoreEnv?.();
-  restoreEnv = undefined;
+  vi.unstubAllEnvs();
   await Promise.all(scripted.splice(0).map((server) => server.close()));
 });
 
@@ -103,9 +101,12 @@ const tokenAnswer = (delayMs: number): Step => ({
   body: { access_token: `budget-token-${delayMs}`, token_type: 'Bearer', expires_in: 3600 },
 });
 
-/** A handler in a new execution environment with `env`: its client is built on its first invocation. */
+/**
+ * A handler in a new execution environment with `env` (for this test only): its client is built on its first
+ * invocation.
+ */
 async function freshStartData(env: Record<string, string | undefined>): Promise<Handler> {
-  restoreEnv = applyEnv(env);
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.resetModules();
   return (await import('../../lambdas/start-data/handler')).handler as Handler;
 }

@@ -3,7 +3,7 @@
  * sandbox: through the DanaClient in both API versions, and as the page's raw fetch/curl requests.
  * Bodies and answers below are copied from the page verbatim.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DanaCredentials } from '../../lambdas/core/credentials';
 import { DanaClient } from '../../lambdas/core/dana-client';
 import { DEMO_CLIENT, DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
@@ -36,16 +36,13 @@ describe.each([
       });
     const apiCall = (sandbox: Sandbox) => sandbox.received().filter((r) => r.path.startsWith('/api/'))[0]!;
 
-    beforeAll(async () => {
+    // Fresh for each test: the records (and so the ids) a test sees are only its own, whatever ran before.
+    beforeEach(async () => {
       fromData = await startSandbox({ firstRecordId: 23617, projects: { 12: 1001 } });
       fromBatch = await startSandbox({ firstRecordId: 3663 });
     });
-    afterAll(async () => {
+    afterEach(async () => {
       await Promise.all([fromData.close(), fromBatch.close()]);
-    });
-    beforeEach(() => {
-      fromData.reset();
-      fromBatch.reset();
     });
 
     it('start/list answers the page’s wsResult', async () => {

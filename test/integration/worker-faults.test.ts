@@ -8,10 +8,10 @@ import { MemoryJobStore } from '../../lambdas/adapters/memory-job-store';
 import { MemoryRateLimiter } from '../../lambdas/core/pacing';
 import { processChunk, type WorkerDeps } from '../../lambdas/core/worker';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
+import { MemoryBucket } from '../harness/memory-bucket';
 import {
   batchCalls,
   expectCompleteReport,
-  MemoryBucket,
   runQueue,
   sandboxClient,
   seedUploadJob,

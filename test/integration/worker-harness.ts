@@ -1,6 +1,7 @@
 /**
- * Shared by the worker and report tests: an in-memory ObjectStore, an RFC 4180 reader for the report CSV, and
- * the invariants every batch test checks (total = started + rejected + failed, every row exactly once, in order).
+ * Shared by the worker and report tests (their bucket is ../harness/memory-bucket.ts): an RFC 4180 reader for
+ * the report CSV, and the invariants every batch test checks (total = started + rejected + failed, every row
+ * exactly once, in order).
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
@@ -11,34 +12,6 @@ import type { ChunkMessage, JobStore, ObjectStore, RowOutcome } from '../../lamb
 import { reportKeys, type ReportSummary } from '../../lambdas/core/reports';
 import { processChunk, type ChunkResult, type WorkerDeps } from '../../lambdas/core/worker';
 import { DEMO_USER, type Sandbox } from '../../local/sandbox/server';
-
-export class MemoryBucket implements ObjectStore {
-  readonly objects = new Map<string, { body: string; contentType: string }>();
-  writes = 0;
-
-  async read(key: string): Promise<AsyncIterable<Uint8Array>> {
-    const object = this.objects.get(key);
-    if (!object) throw new Error(`no object ${key}`);
-    const bytes = new TextEncoder().encode(object.body);
-    return (async function* () {
-      yield bytes;
-    })();
-  }
-
-  async write(key: string, body: string | AsyncIterable<string>, contentType: string): Promise<void> {
-    let text = '';
-    if (typeof body === 'string') text = body;
-    else for await (const piece of body) text += piece;
-    this.objects.set(key, { body: text, contentType });
-    this.writes++;
-  }
-
-  text(key: string): string {
-    const object = this.objects.get(key);
-    if (!object) throw new Error(`no object ${key}`);
-    return object.body;
-  }
-}
 
 /** RFC 4180: CRLF records, quoted fields may hold commas, quotes ("") and line breaks. */
 export function parseCsv(text: string): string[][] {

@@ -7,13 +7,14 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store';
 import { SqsChunkQueue } from '../../lambdas/adapters/sqs-queue';
 import { chunkHandlerFromEnv } from '../../lambdas/process-chunk/handler';
 import { startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { redrive } from '../../scripts/redrive';
+import { rememberCredentialsSeenBy } from '../audit/sensitive';
 import { createJobsTable, awsDynamo } from './job-store-table';
 import {
   createChunkQueues,
@@ -25,10 +26,6 @@ import {
   type TestQueue,
 } from './sqs-harness';
 import { batchCalls, expectCompleteReport, pipelineEnv, seedUploadJob } from './worker-harness';
-
-// The handler's Powertools read these from the process: keep the test output to real failures.
-process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 const endpoint = inject('motoEndpoint');
 const dynamo = awsDynamo(inject('awsEndpoint'));
@@ -51,6 +48,8 @@ beforeAll(async () => {
   dlqUrl = created.dlqUrl;
   sandbox = await startSandbox();
 });
+// Each test resets the sandbox: what it was sent is handed to the log audit after each.
+afterEach(() => rememberCredentialsSeenBy(sandbox));
 afterAll(async () => {
   await sandbox.close();
   for (const client of [dynamo, s3, sqs]) client.destroy();

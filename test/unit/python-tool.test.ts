@@ -27,6 +27,7 @@ import {
   type ResolveOptions,
   type SpawnFn,
 } from '../../scripts/python-tool';
+import { relayPrinted } from '../audit/child-output';
 import { startMotoServer } from '../moto-server';
 
 const MOTO = pinnedRequirement('moto_server');
@@ -47,7 +48,12 @@ const noSpawn: SpawnFn = (command) => {
 };
 
 function options(extra: ResolveOptions = {}): ResolveOptions {
-  return { path: bin, cwd: project, spawn: recordingSpawn, log: (line) => log.push(line), ...extra };
+  // The lines are kept for the test and printed as the default log prints them (to stderr).
+  const keepAndPrint = (line: string) => {
+    log.push(line);
+    process.stderr.write(`${line}\n`);
+  };
+  return { path: bin, cwd: project, spawn: recordingSpawn, log: keepAndPrint, ...extra };
 }
 
 function script(file: string, body: string): string {
@@ -237,7 +243,9 @@ describe('the CLI (scripts/cfn-lint.sh, scripts/synth-check.sh, .ci/run)', () =>
     copyFileSync(PINNED_FILE, join(project, 'scripts', 'python-tools.txt'));
     const tsx = createRequire(import.meta.url).resolve('tsx/cli');
     const args = [tsx, join(project, 'scripts', 'python-tool.ts'), ...tools];
-    return spawnSync(process.execPath, args, { env: { ...process.env, PATH: path }, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, args, { env: { ...process.env, PATH: path }, encoding: 'utf8' });
+    relayPrinted(run);
+    return run;
   }
 
   it('prints the path of each tool', () => {

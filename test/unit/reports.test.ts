@@ -11,7 +11,8 @@ import {
   writeRejectedUpload,
   settleJob,
 } from '../../lambdas/core/reports';
-import { expectCompleteReport, MemoryBucket, parseCsv, reportRows } from '../integration/worker-harness';
+import { MemoryBucket } from '../harness/memory-bucket';
+import { expectCompleteReport, parseCsv, reportRows } from '../integration/worker-harness';
 
 async function collect(pieces: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { MemoryJobStore } from '../../lambdas/adapters/memory-job-store';
 import { ingestUpload, uploadJobId, type IngestDeps } from '../../lambdas/core/ingest';
 import type { ChunkMessage, ChunkQueue, JobSummary, RowOutcome } from '../../lambdas/core/jobs';
-import { MemoryBucket, RecordingQueue } from './upload-doubles';
+import { MemoryBucket } from '../harness/memory-bucket';
+import { RecordingQueue } from './upload-doubles';
 
 const NOW = new Date('2025-03-01T12:00:00.000Z');
 const BUCKET = 'uploads-bucket';
@@ -364,7 +365,7 @@ describe('ingestUpload', () => {
     // Blocked: no fourth send started, and the object is not read ahead while the queue is full.
     expect(waiting.length).toBe(3);
     expect(bucket.pulled).toBe(pulled);
-    expect(pulled).toBeLessThan(Math.ceil(bucket.objects.get('uploads/5/bp.csv')!.length / 16));
+    expect(pulled).toBeLessThan(Math.ceil(bucket.objects.get('uploads/5/bp.csv')!.bytes.length / 16));
     let result: JobSummary | { rejectedFile: string } | undefined;
     void done.then((r) => (result = r));
     while (!result) {

@@ -7,7 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import type { ChunkMessage } from '../../lambdas/core/jobs';
 import type { ChunkResult } from '../../lambdas/core/worker';
 import {
@@ -45,19 +45,22 @@ const event = (bodies: string[], receiveCount = '1'): SQSEvent => ({
   })),
 });
 
-let output: string[];
+let writes: MockInstance[];
 beforeEach(() => {
   sqsMock.reset();
-  output = [];
-  // The logger writes INFO to stdout and WARN/ERROR to stderr.
-  for (const stream of [process.stdout, process.stderr]) {
-    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      output.push(String(chunk));
-      return true;
-    });
-  }
+  // The logger writes INFO to stdout and WARN/ERROR to stderr. Spied on, not replaced: the lines are still
+  // printed (and reach the log audit).
+  writes = [vi.spyOn(process.stdout, 'write'), vi.spyOn(process.stderr, 'write')];
 });
 afterEach(() => vi.restoreAllMocks());
+
+/** Everything written to stdout and stderr since the test began. */
+const output = () =>
+  writes.flatMap((spy) =>
+    spy.mock.calls.map(([chunk]) =>
+      typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'),
+    ),
+  );
 
 function setup(process: ProcessFn) {
   const metrics = new Metrics({ namespace: 'Test', serviceName: 'test' });
@@ -77,7 +80,7 @@ function setup(process: ProcessFn) {
 }
 
 const logLines = () =>
-  output
+  output()
     .flatMap((text) => text.split('\n'))
     .filter((l) => l.startsWith('{"level"'))
     .map((l) => JSON.parse(l));
@@ -127,7 +130,7 @@ describe('process-chunk handler', () => {
       ]),
     );
     // Nothing of the rows or of DANAConnect's wording reaches the log.
-    expect(output.join('')).not.toMatch(/example\.com|429\)/);
+    expect(output().join('')).not.toMatch(/example\.com|429\)/);
   });
 
   it('a dead-lettered chunk is a failure with visibility 0, counted as such', async () => {
