@@ -1,18 +1,26 @@
 /**
- * A CDK app with one function: the floor handler (./handler.ts), built by the SAME house construct as every
- * function of the stack (infra/constructs/gateway-function.ts), so its esbuild options are the stack's by
- * construction, not a copy. `npm run bench` synthesizes it with `cdk synth --app "npx tsx bench/floor/app.ts"`.
+ * A CDK app of floor functions, each built by the SAME house construct as every function of the stack
+ * (infra/constructs/gateway-function.ts), so its esbuild options are the stack's by construction, not a copy:
+ *
+ * - `floor` (./handler.ts): one GetSecretValue with the Secrets Manager client, the single-client floor;
+ * - one `floor-<clients>` per set of SDK clients named in BENCH_FLOOR_SETS (comma-separated floor names, e.g.
+ *   `floor-dynamodb-secretsmanager-sqs`): one command with each of those clients (./clients.ts). The handlers are
+ *   generated into bench/out/floors/ (git-ignored) because the sets come from the functions' own bundles.
+ *
+ * `npm run bench` synthesizes it with `cdk synth --app "npx tsx bench/floor/app.ts"`.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { DanaSecret } from '../../infra/constructs/dana-secret';
 import { GatewayFunction } from '../../infra/constructs/gateway-function';
 import { PROJECT_ROOT } from '../../infra/gateway-stack';
+import { clientsOfFloor, floorHandlerSource } from './clients';
 
 /** The construct bundles `lambdas/<name>/handler.ts`; these names lead it to the handlers under bench/ instead. */
 export const FLOOR_FUNCTION_NAME = '../bench/floor';
-/** Informational: the four SDK clients the batch functions need (../floor-batch/handler.ts). */
-export const BATCH_FLOOR_FUNCTION_NAME = '../bench/floor-batch';
+const GENERATED = '../bench/out/floors';
 export const FLOOR_STACK = 'BenchFloor';
 
 const app = new App();
@@ -30,10 +38,17 @@ new GatewayFunction(stack, 'Floor', {
   name: FLOOR_FUNCTION_NAME,
   description: 'Benchmark floor: one GetSecretValue',
 });
-new GatewayFunction(stack, 'FloorBatch', {
-  ...common,
-  name: BATCH_FLOOR_FUNCTION_NAME,
-  description:
-    'Benchmark floor for batch functions: one call with each of S3, SQS, DynamoDB, Secrets Manager',
-});
+
+const sets = (process.env.BENCH_FLOOR_SETS ?? '').split(',').filter(Boolean);
+for (const name of new Set(sets)) {
+  const clients = clientsOfFloor(name);
+  const dir = join(PROJECT_ROOT, 'lambdas', GENERATED, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'handler.ts'), floorHandlerSource(clients));
+  new GatewayFunction(stack, name, {
+    ...common,
+    name: `${GENERATED}/${name}`,
+    description: `Benchmark floor: one command with each of ${clients.join(', ')}`,
+  });
+}
 app.synth();
