@@ -27,6 +27,7 @@ import { serviceError, type Reply } from './aws-fault-responses';
 import { identify, type RequestIdentity } from './aws-request-identity';
 import { DynamoCoordinator, type Outcome } from './dynamo-coordinator';
 import { ItemLocks, TableLocks } from './dynamo-locks';
+import { seededRandom } from '../../local/sandbox/mix';
 
 /** Each a probability 0..1 per request; at most one fault per request. */
 export interface ServiceFaults {
@@ -118,17 +119,8 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** A small, fast, seedable PRNG (mulberry32): the same seed and request order give the same faults. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small, fast, seedable PRNG (mulberry32), the sandbox's: the same seed and request order give the same faults. */
+export const mulberry32 = seededRandom;
 
 function emptyCounters() {
   return {
