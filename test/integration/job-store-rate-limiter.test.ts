@@ -91,6 +91,36 @@ describe('DynamoRateLimiter', () => {
     expect(Number(item.Item?.lastSlot?.N)).toBe(now + 2 * interval);
   });
 
+  it('spends about one write per slot when many workers acquire at once (no herd of lost races)', async () => {
+    // 20 workers (one limiter each, as 20 Lambda environments) each take 10 slots while all the others do.
+    // An optimistic "still what I read" write cost about N/2 writes per slot here: every loser retried.
+    const pk = `ratelimit#${randomUUID()}`;
+    const now = Date.UTC(2026, 0, 1);
+    const { limiters, slots } = workers(20, 1000, pk, now);
+    let writes = 0;
+    const count =
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => {
+        if (context.commandName === 'UpdateItemCommand') writes++;
+        return next(args);
+      };
+    dynamo.middlewareStack.add(count as never, { step: 'initialize', name: 'countLimiterWrites' });
+    try {
+      await Promise.all(
+        limiters.map(async (limiter) => {
+          for (let i = 0; i < 10; i++) await limiter.acquire();
+        }),
+      );
+    } finally {
+      dynamo.middlewareStack.remove('countLimiterWrites');
+    }
+    const all = [now, ...slots].sort((a, b) => a - b);
+    expect(all).toHaveLength(200);
+    for (let i = 1; i < all.length; i++)
+      expect(all[i]! - all[i - 1]!).toBeGreaterThanOrEqual(1000 / 1000 - 1e-6);
+    // One write per slot, plus at most one wrong guess per worker when the regime changes (idle → queueing).
+    expect(writes).toBeLessThanOrEqual(200 + 20);
+  });
+
   it('uses the documented item by default', () => {
     expect(RATE_LIMIT_PK).toBe('ratelimit#dana');
   });
