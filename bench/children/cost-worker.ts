@@ -112,14 +112,18 @@ async function depth(sqs: SQSClient, queueUrl: string): Promise<number> {
     .reduce((x, y) => x + y, 0);
 }
 
-/** An event-source request (counted under `esm`), tried again after a failure, up to 5 times. */
+/**
+ * An event-source request (counted under `esm`), tried again after a failure: Lambda's event source keeps
+ * polling whatever its own requests meet. An overloaded moto times requests out for many seconds in a row (and
+ * empties the SDK's retry quota, so its errors arrive after one attempt); 30 tries, up to 5 s apart, outlast that.
+ */
 async function esmRetry<T>(send: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await meter.run('esm', send);
     } catch (error) {
-      if (attempt >= 5) throw error;
-      await sleep(500 * attempt);
+      if (attempt >= 30) throw error;
+      await sleep(Math.min(5_000, 500 * attempt));
     }
   }
 }
@@ -150,7 +154,12 @@ async function environment(o: DrainOptions): Promise<void> {
     }
     for (const m of messages) o.jobIds.add((JSON.parse(m.Body!) as { jobId: string }).jobId);
     const event = sqsEvent(messages, o.queueArn);
-    const answer = await invokeTimed(o, () => handler(event, workerContext(o.cfg.workerTimeoutSeconds)));
+    const answer = await invokeTimed(o, () =>
+      handler(event, workerContext(o.cfg.workerTimeoutSeconds)),
+    ).catch((error: unknown) => {
+      // The product's handler must answer with batchItemFailures, never throw: say so loudly if it did.
+      throw new Error(`process-chunk threw instead of answering: ${String(error)}`, { cause: error });
+    });
     const failed = new Set(answer.batchItemFailures.map((f) => f.itemIdentifier));
     const done = messages.filter((m) => !failed.has(m.MessageId!));
     if (done.length === 0) continue;

@@ -46,6 +46,8 @@ export interface Analysis {
   calls: {
     total: number;
     answered2xx: number;
+    /** 2xx answers per second, from the first to the last. */
+    acceptedPerSecond: number;
     peakPerSecond: number;
     acceptedPeakPerSecond: number;
     vendorLimit429: number;
@@ -153,11 +155,14 @@ function callFigures(sandbox: SandboxView, wire: WireEntry[]): Analysis['calls']
     .sort((a, b) => a - b);
   const accepted = wire.filter((c) => c.status !== undefined && c.status < 300).map((c) => c.at);
   const throttled = wire.filter((c) => c.status === 429).length;
+  accepted.sort((a, b) => a - b);
+  const spanSeconds = accepted.length > 1 ? (accepted.at(-1)! - accepted[0]!) / 1000 : 0;
   return {
     total: arrivals.length,
     answered2xx: accepted.length,
+    acceptedPerSecond: spanSeconds > 0 ? accepted.length / spanSeconds : 0,
     peakPerSecond: peakIn(arrivals),
-    acceptedPeakPerSecond: peakIn(accepted.sort((a, b) => a - b)),
+    acceptedPeakPerSecond: peakIn(accepted),
     vendorLimit429: Math.max(0, throttled - (sandbox.faults.injected.status429 ?? 0)),
   };
 }

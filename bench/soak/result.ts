@@ -40,6 +40,8 @@ export interface SoakResult {
   rowsPerSecond: number;
   waves: WaveFigures[];
   proxy: ProxySummary;
+  /** moto's answer time to a direct GetQueueAttributes, sampled every 10 s: how loaded it was. */
+  motoLatencyMs: { p50: number; p90: number; max: number };
   sandboxFaults: FaultStats;
   kills: {
     requested: number;
@@ -73,6 +75,14 @@ export function proxySummary(stats: ProxyStats): ProxySummary {
   };
 }
 
+/** p50, p90 and max of samples, in whole ms. */
+function percentiles(samples: number[]): { p50: number; p90: number; max: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+  return { p50: at(0.5), p90: at(0.9), max: Math.round(sorted.at(-1) ?? 0) };
+}
+
 export function summarise(p: {
   ctx: SoakContext;
   waves: WaveFigures[];
@@ -91,6 +101,7 @@ export function summarise(p: {
     rowsPerSecond: p.analysis.rows.total / wallSeconds,
     waves: p.waves,
     proxy: proxySummary(ctx.proxy.stats()),
+    motoLatencyMs: percentiles(ctx.motoMs),
     sandboxFaults: ctx.sandbox.faultStats(),
     kills: {
       requested: ctx.counters.killRequests,
@@ -125,10 +136,11 @@ export function formatResult(r: SoakResult): string {
     `Soak: ${a.rows.total} rows (${a.rows.upload} in ${r.pipeline.uploads} uploads, ${a.rows.api} in ${r.pipeline.apiRequests} API requests, ${a.rows.invalid} invalid), ${r.waves.length} waves, ${r.wallSeconds.toFixed(0)} s wall (${r.rowsPerSecond.toFixed(1)} rows/s)`,
     `Workers: ${r.options.processes} processes × ${r.options.loopsPerProcess} loops, batch ${r.options.batchSize}; ${r.pipeline.invocations} invocations, ${r.pipeline.records} records, ${r.pipeline.batchItemFailures} batch item failures`,
     `Outcomes: started ${a.outcomes.started}, rejected ${a.outcomes.rejected}, failed ${a.outcomes.failed} (unknown ${a.outcomes.unknown}, dead-lettered ${a.outcomes.deadLettered})`,
-    `DANAConnect calls: ${calls.total} received, ${calls.answered2xx} answered 2xx; peak ${calls.peakPerSecond}/s arriving, ${calls.acceptedPeakPerSecond}/s accepted, R = ${r.options.rate}; ${calls.vendorLimit429} answered 429 by the vendor's limit`,
+    `DANAConnect calls: ${calls.total} received, ${calls.answered2xx} answered 2xx (${calls.acceptedPerSecond.toFixed(2)}/s); peak ${calls.peakPerSecond}/s arriving, ${calls.acceptedPeakPerSecond}/s accepted, R = ${r.options.rate}; ${calls.vendorLimit429} answered 429 by the vendor's limit`,
     `Kills: ${r.kills.done} mid-call (${r.kills.requested} requested, ${r.kills.skipped} skipped), ${r.kills.timeouts} at the function timeout; crashes: ${r.kills.crashes.length === 0 ? 'none' : r.kills.crashes.join('; ')}`,
     `AWS faults (proxy): ${sum(r.proxy.faults)} before forwarding (${list(r.proxy.faults)}); ${sum(r.proxy.actedThenFailed)} after moto acted (${list(r.proxy.actedThenFailed)}); ${r.proxy.transactionConflicts} transaction conflicts; requests ${list(r.proxy.requests)}`,
     `DANAConnect faults (sandbox): ${list(r.sandboxFaults.injected)}; ambiguous calls ${r.sandboxFaults.ambiguousCalls} carrying ${r.sandboxFaults.ambiguousRows} rows (${r.sandboxFaults.startedByAmbiguous} started)`,
+    `moto under load: it answered a GetQueueAttributes in ${r.motoLatencyMs.p50} ms (p50), ${r.motoLatencyMs.p90} ms (p90), ${r.motoLatencyMs.max} ms (max)`,
     `Callers' retries: ${r.pipeline.ingestRetries} ingest, ${r.pipeline.submitRetries} submit; redrives ${r.pipeline.redrives} (${r.pipeline.redriven} chunks)`,
     `Duplicates: ${a.duplicates.sandboxKeys} contacts started more than once (${a.duplicates.extraStarts} extra starts), ${a.duplicates.amongNotUnknown} among rows not reported unknown`,
     '',
@@ -154,6 +166,7 @@ export function recordResult(file: string, r: SoakResult, command: string, machi
     rowsPerSecond: Number(r.rowsPerSecond.toFixed(1)),
     waves: r.waves,
     proxy: r.proxy,
+    motoLatencyMs: r.motoLatencyMs,
     sandboxFaults: r.sandboxFaults,
     kills: r.kills,
     pipeline: r.pipeline,

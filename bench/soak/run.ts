@@ -41,8 +41,6 @@ import { planWave, type Work } from './workload';
 
 /** A wave with no call to DANAConnect and no job done for this long is stuck: the soak fails. */
 const STUCK_MS = 120_000;
-/** Kills happen while the first this much of a wave's work is fed. */
-const KILL_SHARE = 0.6;
 /** Redrives of one wave's dead-letter queue before the soak gives up on it. */
 const MAX_REDRIVES_PER_WAVE = 3;
 
@@ -68,6 +66,8 @@ interface Ctx {
   ledger: LedgerRow[];
   jobs: JobCheck[];
   counters: { killRequests: number; redrives: number; redriven: number; expired: number };
+  /** How long moto took to answer the progress line's GetQueueAttributes, every 10 s (its load). */
+  motoMs: number[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -107,17 +107,17 @@ async function visibleMessages(ctx: Ctx): Promise<number> {
 }
 
 /**
- * Kill requests at random (exponential gaps, mean `killEveryMs`) while `active()`: during the first part of a
- * wave's feeding, so that the killed invocations' messages come back while work is still flowing.
+ * Kill requests at random (exponential gaps, mean `killEveryMs`) while a wave is fed; none while it drains, so
+ * the drain waits for at most one visibility timeout after the last kill.
  */
-function startKiller(ctx: Ctx, active: () => boolean): { stop(): void } {
+function startKiller(ctx: Ctx): { stop(): void } {
   const mean = ctx.options.killEveryMs;
   if (mean <= 0) return { stop: () => undefined };
   let timer: NodeJS.Timeout;
   const schedule = () => {
     timer = setTimeout(
       () => {
-        if (active() && ctx.fleet.requestKill(ctx.killRandom)) ctx.counters.killRequests++;
+        if (ctx.fleet.requestKill(ctx.killRandom)) ctx.counters.killRequests++;
         schedule();
       },
       -Math.log(1 - ctx.killRandom()) * mean,
@@ -134,6 +134,7 @@ function startProgress(ctx: Ctx, wave: number): { stop(): void } {
       const began = performance.now();
       const depth = await queueDepth(ctx.direct.sqs, ctx.stack.queueUrl);
       const motoMs = performance.now() - began;
+      ctx.motoMs.push(motoMs);
       const dead = await queueDepth(ctx.direct.sqs, ctx.stack.dlqUrl);
       const proxy = ctx.proxy.stats();
       ctx.log(
@@ -151,11 +152,9 @@ async function feedWave(ctx: Ctx, work: Work[]): Promise<JobRef[]> {
   const refs: JobRef[] = [];
   const errors: unknown[] = [];
   const inFlight = new Set<Promise<void>>();
-  let submitted = 0;
-  const killer = startKiller(ctx, () => submitted < KILL_SHARE * work.length);
+  const killer = startKiller(ctx);
   try {
     for (const item of work) {
-      submitted++;
       while ((await visibleMessages(ctx)) >= ctx.options.backlogLimit) await sleep(250);
       while (inFlight.size >= ctx.options.feedConcurrency) await Promise.race(inFlight);
       checkTime(ctx);
@@ -329,7 +328,7 @@ async function setUp(options: SoakOptions, io: SoakIo): Promise<Ctx> {
     const killRandom = mulberry32(options.seed ^ 0x4b11);
     const counters = { killRequests: 0, redrives: 0, redriven: 0, expired: 0 };
     const base = { options, log: io.log, signal: io.signal, run, random, killRandom, began: Date.now() };
-    return { ...base, ...parts, ...wire(options, io, parts), ledger: [], jobs: [], counters };
+    return { ...base, ...parts, ...wire(options, io, parts), ledger: [], jobs: [], counters, motoMs: [] };
   } catch (error) {
     await Promise.all([proxy.close(), sandbox.close()]);
     destroyClients(direct);
