@@ -1,11 +1,13 @@
 /**
  * ChunkQueue over SQS SendMessageBatch. Entries are packed 10 per call and within SQS's 256 KiB per call. Entries
- * SQS reports as failed are sent again, alone, by the one retry loop (capped, jittered backoff); if they still fail, sendChunks
- * throws, so the ingest (and its Lambda invocation) fails and is retried as a whole: nothing is ever dropped.
+ * SQS reports as failed are sent again alone, and a call that failed transiently is sent again whole, by the one
+ * retry loop (capped, jittered backoff); if they still fail, sendChunks throws, so the ingest (and its Lambda
+ * invocation) fails and is retried as a whole: nothing is ever dropped.
  */
 import { SQSClient, SendMessageBatchCommand, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import type { ChunkMessage, ChunkQueue } from '../core/jobs';
 import { policyDelay, retryLoop, sleep, type RetryPolicy } from '../core/retry';
+import { isTransientAwsError } from './aws-retry';
 
 export const MAX_ENTRIES_PER_CALL = 10;
 /** SQS's limit for the sum of the message bodies in one SendMessageBatch. */
@@ -77,7 +79,10 @@ export class SqsChunkQueue implements ChunkQueue {
     let pending = entries;
     await retryLoop(
       async (attempt) => {
-        // Errors of the call itself (throttling, network) are retried by the SDK's own retry strategy.
+        // Errors of the call itself (throttling, network, timeouts) are retried by the SDK first; after many
+        // timeouts in one environment its retry quota is spent and they arrive after one attempt, so the loop
+        // below sends the whole call again too. A call that acted but lost its answer sends duplicates, which
+        // the worker's claim absorbs (docs/OUTCOME-RULES.md).
         const answer = await this.client.send(
           new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }),
         );
@@ -93,7 +98,7 @@ export class SqsChunkQueue implements ChunkQueue {
         throw error;
       },
       (error, n, elapsedMs) =>
-        error instanceof PartialSendError && !error.permanent
+        (error instanceof PartialSendError && !error.permanent) || isTransientAwsError(error)
           ? policyDelay(n, elapsedMs, this.retry, this.random)
           : undefined,
       { now: Date.now, sleep: this.wait },

@@ -99,7 +99,21 @@ describe('SqsChunkQueue', () => {
     expect(inputs()).toHaveLength(1);
   });
 
-  it('propagates an error of the call itself', async () => {
+  it('sends a whole call again after a transient error of the call itself (once the SDK stops retrying)', async () => {
+    // After many timeouts in one environment the SDK stops retrying (its retry quota is empty) and a timeout
+    // reaches us after one attempt; the ingest must not fail a whole upload for it.
+    const timeout = Object.assign(new Error('a request has exceeded the configured 3000 ms requestTimeout'), {
+      name: 'TimeoutError',
+      code: 'ETIMEDOUT',
+    });
+    sqs.on(SendMessageBatchCommand).rejectsOnce(timeout).rejectsOnce(timeout).resolves({ Failed: [] });
+    const delays: number[] = [];
+    await queue(delays).sendChunks([chunk(0)]);
+    expect(inputs().map(bodies)).toEqual([['job#000000000'], ['job#000000000'], ['job#000000000']]);
+    expect(delays).toHaveLength(2);
+  });
+
+  it('propagates an error of the call itself that is not transient', async () => {
     sqs.on(SendMessageBatchCommand).rejects(new Error('AWS.SimpleQueueService.NonExistentQueue'));
     await expect(queue().sendChunks([chunk(0)])).rejects.toThrow('NonExistentQueue');
   });
