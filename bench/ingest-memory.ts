@@ -88,6 +88,8 @@ function countingJobStore(counts: { rejected: number }): JobStore {
     markDone: unused,
     takeReportLease: unused,
     releaseReportLease: unused,
+    markEventPublished: unused,
+    listJobs: unused,
     getJob: async () => summary,
     // eslint-disable-next-line require-yield
     outcomes: async function* () {

@@ -29,6 +29,11 @@ interface Entry {
 
 const BENCHMARKS: Entry[] = [
   { name: 'bundle', title: 'Bundle size', load: async () => (await import('./bundle')).bundleBenchmark },
+  {
+    name: 'console-bundle',
+    title: 'Console page weight',
+    load: async () => (await import('./console-bundle')).consoleBundleBenchmark,
+  },
   { name: 'cold', title: 'Cold init', load: async () => (await import('./cold')).coldBenchmark },
   {
     name: 'warm',

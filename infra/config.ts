@@ -3,10 +3,26 @@
  * key `gateway` (cdk.json, or a JSON file named with `-c gatewayConfigFile=path.json`), laid over DEFAULT_CONFIG
  * key by key. Everything is checked at synth, and every problem is reported at once, named by its path.
  */
+import {
+  checkEventsConfig,
+  DEFAULT_EVENTS_CONFIG,
+  EVENTS_CONFIG_KEYS,
+  type EventsConfig,
+} from './events-config';
+import { checkJobsConfig, DEFAULT_JOBS_CONFIG, JOBS_CONFIG_KEYS, type JobsConfig } from './jobs-config';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { InvalidInputError } from '../lambdas/core/errors';
-import { parseId } from '../lambdas/core/validation';
+import {
+  checkScheduledStartEntry,
+  SCHEDULED_START_KEYS,
+  type ScheduledStart,
+} from './scheduled-start-config';
+import {
+  checkSecurityConfig,
+  DEFAULT_SECURITY_CONFIG,
+  SECURITY_CONFIG_KEYS,
+  type SecurityConfig,
+} from './security-config';
 import {
   MAX_LAMBDA_TIMEOUT_SECONDS,
   PROCESS_CHUNK_BATCH_SIZE,
@@ -27,17 +43,7 @@ export type SecretConfig =
   /** An existing secret, by its complete ARN (with the 6-character suffix Secrets Manager adds). */
   | { source: 'arn'; arn: string; kmsKeyArn?: string };
 
-/** One EventBridge rule that starts a conversation for its preloaded list. Crons run in UTC. */
-export interface ScheduledStart {
-  /** Unique; names the rule and appears in the function's log. */
-  name: string;
-  /** The flow's current activation. A reactivated flow has a new id: edit it here and deploy. */
-  conversationId: number;
-  /** AWS 6-field cron, e.g. `cron(0 8 ? * MON-FRI *)`, in UTC. */
-  cron: string;
-  enabled: boolean;
-  description: string;
-}
+export type { ScheduledStart } from './scheduled-start-config';
 
 /** S3 lifecycle of the jobs bucket, in days. */
 export interface BucketLifecycle {
@@ -71,10 +77,18 @@ export interface BatchConfig {
   /** The ingest function's timeout (at most Lambda's 15 minutes) and memory. */
   ingestTimeoutSeconds: number;
   ingestMemoryMb: number;
+  /**
+   * The largest upload the ingest reads, in bytes (default 2 GiB). A larger object is rejected whole, before it is
+   * read, with a summary naming the limit; presigned upload forms carry the same bound.
+   */
+  maxUploadBytes: number;
+  /** The most rows one upload may hold (default 5,000,000). An upload with more is rejected whole. */
+  maxRowsPerUpload: number;
   lifecycle: BucketLifecycle;
 }
 
-export interface GatewayConfig {
+/** The security settings (uploaders, apiKeys, callerThrottles, encryption) are in ./security-config.ts. */
+export interface GatewayConfig extends SecurityConfig, JobsConfig, EventsConfig {
   /** The API Gateway stage, and the stack's name suffix (`DanaGateway-<stage>`). */
   stage: string;
   /** DANAConnect's base URL, scheme and host only (the client appends `/api/<version>/rest`). */
@@ -109,6 +123,8 @@ export const DEFAULT_BATCH_CONFIG: BatchConfig = {
   backlogAlarmMinutes: 180,
   ingestTimeoutSeconds: 900,
   ingestMemoryMb: 1024,
+  maxUploadBytes: 2 * 1024 ** 3,
+  maxRowsPerUpload: 5_000_000,
   lifecycle: {
     uploadsDays: 30,
     reportsDays: 90,
@@ -130,6 +146,9 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   apiGatewayAccountRole: 'create',
   scheduledStarts: [],
   batch: DEFAULT_BATCH_CONFIG,
+  ...DEFAULT_SECURITY_CONFIG,
+  ...DEFAULT_JOBS_CONFIG,
+  ...DEFAULT_EVENTS_CONFIG,
 };
 
 /** The retention values CloudWatch Logs accepts (RetentionDays), 9999 meaning never expire. */
@@ -151,77 +170,8 @@ export class GatewayConfigError extends Error {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Cron: AWS EventBridge's 6-field form. https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html
-
-const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-const WEEKDAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
-
-interface CronField {
-  name: string;
-  min: number;
-  max: number;
-  names?: string[];
-  /** Extra forms this field alone accepts (`?`, `L`, `W`, `#`). */
-  special?: RegExp;
-}
-
-const CRON_FIELDS: CronField[] = [
-  { name: 'minutes', min: 0, max: 59 },
-  { name: 'hours', min: 0, max: 23 },
-  { name: 'day-of-month', min: 1, max: 31, special: /^(\?|L|LW|([1-9]|[12][0-9]|3[01])W)$/ },
-  { name: 'month', min: 1, max: 12, names: MONTHS },
-  { name: 'day-of-week', min: 1, max: 7, names: WEEKDAYS, special: /^(\?|L|[1-7]L|[1-7]#[1-5])$/ },
-  { name: 'year', min: 1970, max: 2199 },
-];
-
-function cronValue(field: CronField, token: string): number | undefined {
-  if (/^\d+$/.test(token)) {
-    const n = Number(token);
-    return n >= field.min && n <= field.max ? n : undefined;
-  }
-  const index = field.names?.indexOf(token.toUpperCase()) ?? -1;
-  return index >= 0 ? field.min + index : undefined;
-}
-
-/** Why one cron field is malformed, or undefined when it is fine. */
-function cronFieldProblem(field: CronField, text: string): string | undefined {
-  if (field.special?.test(text.toUpperCase())) return undefined;
-  const range = field.names
-    ? `${field.min}-${field.max} or ${field.names[0]}-${field.names[field.names.length - 1]}`
-    : `${field.min}-${field.max}`;
-  for (const item of text.split(',')) {
-    const [base = '', step, ...rest] = item.split('/');
-    if (rest.length > 0 || (step !== undefined && !/^[1-9]\d*$/.test(step))) {
-      return `${field.name} "${text}": "${item}" has a malformed /step`;
-    }
-    if (base === '*') continue;
-    const bounds = base.split('-');
-    if (bounds.length > 2 || bounds.some((b) => cronValue(field, b) === undefined)) {
-      return `${field.name} "${text}": "${base}" is not a value, range or * within ${range}`;
-    }
-  }
-  return undefined;
-}
-
-/** Why `expression` is not a valid EventBridge cron expression, or undefined when it is. */
-export function cronProblem(expression: string): string | undefined {
-  const match = /^cron\((.*)\)$/.exec(expression.trim());
-  if (!match) return 'must look like cron(Minutes Hours Day-of-month Month Day-of-week Year)';
-  const fields = (match[1] ?? '').trim().split(/\s+/);
-  if (fields.length !== 6) {
-    return `has ${fields.length} fields; EventBridge cron has 6 (Minutes Hours Day-of-month Month Day-of-week Year), e.g. cron(0 8 * * ? *)`;
-  }
-  for (const [index, field] of CRON_FIELDS.entries()) {
-    const problem = cronFieldProblem(field, fields[index] ?? '');
-    if (problem) return problem;
-  }
-  const [, , dayOfMonth, , dayOfWeek] = fields;
-  if ((dayOfMonth === '?') === (dayOfWeek === '?')) {
-    return 'exactly one of day-of-month and day-of-week must be "?" (e.g. cron(0 8 * * ? *) or cron(0 8 ? * MON-FRI *))';
-  }
-  return undefined;
-}
+// Cron: AWS EventBridge's 6-field form, checked by the same code as the runtime schedules API.
+export { cronProblem } from '../lambdas/core/schedules';
 
 // ---------------------------------------------------------------------------------------------------------
 // Field checks. Each records its problem under the field's path and returns the value when it is usable.
@@ -287,7 +237,6 @@ const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const SECRET_ARN =
   /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
-const SCHEDULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 function checkSecret(c: Checker, value: unknown): SecretConfig | undefined {
@@ -335,37 +284,8 @@ function checkSecret(c: Checker, value: unknown): SecretConfig | undefined {
 }
 
 function checkScheduledStart(c: Checker, path: string, value: unknown): ScheduledStart | undefined {
-  const obj = c.object(path, value, ['name', 'conversationId', 'cron', 'enabled', 'description']);
-  if (!obj) return undefined;
-  const name = c.string(`${path}.name`, obj.name, SCHEDULE_NAME, '1 to 64 letters, digits, _ or -');
-  let conversationId: number | undefined;
-  try {
-    // The same id rule as every other door; a config holds it as a JSON number.
-    conversationId =
-      typeof obj.conversationId === 'number' ? parseId('conversationId', obj.conversationId) : undefined;
-    if (conversationId === undefined) c.fail(`${path}.conversationId`, 'must be a number (not a string)');
-  } catch (error) {
-    if (!(error instanceof InvalidInputError)) throw error;
-    c.fail(`${path}.conversationId`, error.reason);
-  }
-  let cron: string | undefined;
-  if (typeof obj.cron !== 'string') c.fail(`${path}.cron`, 'must be a string like cron(0 8 * * ? *)');
-  else {
-    const problem = cronProblem(obj.cron);
-    if (problem) c.fail(`${path}.cron`, `${JSON.stringify(obj.cron)} ${problem}`);
-    else cron = obj.cron.trim();
-  }
-  const enabled =
-    typeof obj.enabled === 'boolean' ? obj.enabled : c.fail(`${path}.enabled`, 'must be true or false');
-  const description = c.string(
-    `${path}.description`,
-    obj.description,
-    /^[^\n]{1,512}$/,
-    '1 to 512 characters on one line',
-  );
-  if (name === undefined || conversationId === undefined || cron === undefined) return undefined;
-  if (enabled === undefined || description === undefined) return undefined;
-  return { name, conversationId, cron, enabled, description };
+  const obj = c.object(path, value, SCHEDULED_START_KEYS);
+  return obj && checkScheduledStartEntry(path, obj, c.problems);
 }
 
 /** Distinct 5xx statuses; 503 is the default, and the only one that proves nothing was acted on. */
@@ -450,6 +370,9 @@ function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
     true,
   );
   const ingestMemoryMb = c.number('batch.ingestMemoryMb', merged.ingestMemoryMb, 256, 10_240, true);
+  // S3's largest object is 5 TiB.
+  const maxUploadBytes = c.number('batch.maxUploadBytes', merged.maxUploadBytes, 1, 5 * 1024 ** 4, true);
+  const maxRowsPerUpload = c.number('batch.maxRowsPerUpload', merged.maxRowsPerUpload, 1, 100_000_000, true);
   const lifecycle = checkLifecycle(c, merged.lifecycle);
   // With any problem the caller throws before this value is used.
   return {
@@ -460,11 +383,21 @@ function checkBatch(c: Checker, value: unknown): BatchConfig | undefined {
     backlogAlarmMinutes: backlogAlarmMinutes!,
     ingestTimeoutSeconds: ingestTimeoutSeconds!,
     ingestMemoryMb: ingestMemoryMb!,
+    maxUploadBytes: maxUploadBytes!,
+    maxRowsPerUpload: maxRowsPerUpload!,
     lifecycle,
   };
 }
 
-const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG).concat('danaTokenUrl');
+const CONFIG_KEYS = [
+  ...new Set([
+    ...Object.keys(DEFAULT_CONFIG),
+    'danaTokenUrl',
+    ...SECURITY_CONFIG_KEYS,
+    ...JOBS_CONFIG_KEYS,
+    ...EVENTS_CONFIG_KEYS,
+  ]),
+];
 
 /**
  * Validates `raw` (the context value, laid over the defaults key by key). `source` says where it came from, for
@@ -524,6 +457,9 @@ export function parseGatewayConfig(raw: unknown, source = `context "${CONFIG_CON
   }
 
   const batch = checkBatch(c, given.batch);
+  const security = checkSecurityConfig(merged, auth, c.problems);
+  const jobs = checkJobsConfig(merged, c.problems);
+  const events = checkEventsConfig(merged, c.problems);
 
   if (c.problems.length > 0) throw new GatewayConfigError(source, c.problems);
   return {
@@ -539,6 +475,9 @@ export function parseGatewayConfig(raw: unknown, source = `context "${CONFIG_CON
     apiGatewayAccountRole: apiGatewayAccountRole!,
     scheduledStarts: scheduledStarts!,
     batch: batch!,
+    ...security!,
+    ...jobs!,
+    ...events!,
   };
 }
 

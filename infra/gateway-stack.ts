@@ -6,12 +6,17 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { takesConversationRef } from '../lambdas/http/conversation-ref';
 import { ROUTES, type OperationName } from '../lambdas/http/routes';
 import type { GatewayConfig } from './config';
 import { BatchPipeline } from './constructs/batch-pipeline';
 import { DanaSecret } from './constructs/dana-secret';
+import { DataEncryption } from './constructs/data-encryption';
 import { GatewayApi } from './constructs/gateway-api';
 import { GatewayFunction, type FunctionDefaults } from './constructs/gateway-function';
+import { JobsApi } from './constructs/jobs-api';
+import { JobEvents } from './constructs/job-events';
+import { OperatorConsole } from './constructs/operator-console';
 import { ScheduledStarts } from './constructs/scheduled-starts';
 
 /**
@@ -44,21 +49,31 @@ const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_, __, c: string
 
 export class GatewayStack extends Stack {
   readonly config: GatewayConfig;
+  /** `encryption`: the customer-managed key (if any) and who may use it (docs/SECURITY.md). */
+  readonly encryption: DataEncryption;
   readonly alarmTopic: sns.Topic;
   readonly secret: DanaSecret;
   readonly functionDefaults: FunctionDefaults;
   readonly batch: BatchPipeline;
   readonly functions: Record<FunctionName, GatewayFunction>;
   readonly api: GatewayApi;
-  readonly schedules: ScheduledStarts | undefined;
+  readonly jobsApi: JobsApi;
+  readonly schedules: ScheduledStarts;
+  readonly jobEvents: JobEvents;
+  /** Absent with `console.enabled: false`. */
+  readonly operatorConsole?: OperatorConsole;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
     const { config } = props;
     this.config = config;
+    this.encryption = new DataEncryption(this, 'Encryption', {
+      mode: config.encryption,
+      keyArn: config.encryptionKeyArn,
+    });
     this.alarmTopic = this.alarmTopicFor(config);
     const alarmAction = new cloudwatchActions.SnsAction(this.alarmTopic);
-    this.secret = new DanaSecret(this, 'DanaCredentials', config.secret);
+    this.secret = new DanaSecret(this, 'DanaCredentials', config.secret, this.encryption);
     this.functionDefaults = {
       projectRoot: props.projectRoot ?? PROJECT_ROOT,
       logRetention: config.logRetentionDays,
@@ -70,9 +85,33 @@ export class GatewayStack extends Stack {
       dana: { secret: this.secret, baseUrl: config.danaBaseUrl, tokenUrl: config.danaTokenUrl },
       alarmAction,
     };
-    this.batch = new BatchPipeline(this, 'Batch', { config: config.batch, defaults: this.functionDefaults });
+    this.batch = new BatchPipeline(this, 'Batch', {
+      config: config.batch,
+      defaults: this.functionDefaults,
+      encryption: this.encryption,
+      uploaders: config.uploaders,
+    });
     const http = this.httpFunctions();
     this.functions = { ...http, 'ingest-upload': this.batch.ingest, 'process-chunk': this.batch.worker };
+    this.jobsApi = new JobsApi(this, 'JobsApi', {
+      batch: this.batch,
+      config,
+      functions: {
+        getJob: http['get-job'],
+        listJobs: http['list-jobs'],
+        getJobReport: http['get-job-report'],
+        createUpload: http['create-upload'],
+      },
+    });
+    // Job Finished events from the functions that settle jobs, and the signed webhooks (docs/EVENTS.md).
+    this.jobEvents = new JobEvents(this, 'JobEvents', {
+      busName: config.events.busName,
+      webhooks: config.webhooks,
+      publishers: [this.batch.ingest, this.batch.worker],
+      defaults: this.functionDefaults,
+      encryptionKey: this.encryption.key,
+      alarmAction,
+    });
 
     this.api = new GatewayApi(this, 'Http', {
       apiName: `${SERVICE_NAME}-${config.stage}`,
@@ -84,19 +123,24 @@ export class GatewayStack extends Stack {
       >,
       auth: config.auth,
       throttling: config.throttling,
+      apiKeys: config.apiKeys,
+      callerThrottles: config.callerThrottles,
       logRetention: config.logRetentionDays,
       alarmAction,
     });
     if (config.apiGatewayAccountRole === 'create') this.setApiGatewayAccountRole();
+    // The operator console (docs/CONSOLE.md): its page, Cognito user pool and /console/api on the same API.
+    if (config.console.enabled) this.operatorConsole = this.addOperatorConsole(config, http);
 
-    this.schedules =
-      config.scheduledStarts.length > 0
-        ? new ScheduledStarts(this, 'Schedules', {
-            starts: config.scheduledStarts,
-            target: this.functions['start-list'].function,
-            alarmAction,
-          })
-        : undefined;
+    // Always: the runtime schedules API (POST /schedules) needs the group, the scheduler role and the DLQ.
+    this.schedules = new ScheduledStarts(this, 'Schedules', {
+      starts: config.scheduledStarts,
+      target: this.functions['start-list'].function,
+      alarmAction,
+    });
+    this.schedules.grantManageSchedules(this.functions['create-schedule']);
+    // The alias API (one function for its four routes) on the jobs table's `aliases` partition only.
+    this.batch.grantManageAliases(this.functions['put-alias']);
     this.addOutputs();
   }
 
@@ -105,6 +149,8 @@ export class GatewayStack extends Stack {
     const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `DANAConnect gateway (${config.stage}) alarms`,
       enforceSSL: true,
+      // Encrypted in either mode (see DataEncryption.topicKey).
+      masterKey: this.encryption.topicKey(),
     });
     // The topic's own policy replaces SNS's default one, so CloudWatch alarms of this account are let in by name.
     topic.addToResourcePolicy(
@@ -126,14 +172,48 @@ export class GatewayStack extends Stack {
     return topic;
   }
 
+  private addOperatorConsole(
+    config: GatewayConfig,
+    http: Record<OperationName, GatewayFunction>,
+  ): OperatorConsole {
+    const operatorConsole = new OperatorConsole(this, 'Console', {
+      api: this.api.api,
+      routes: ROUTES,
+      functions: Object.fromEntries(Object.entries(http).map(([name, fn]) => [name, fn.function])) as Record<
+        OperationName,
+        GatewayFunction['function']
+      >,
+      defaults: this.functionDefaults,
+      mfa: config.console.mfa,
+      stageName: config.stage,
+      connectOrigins: [`https://${this.batch.bucket.bucket.bucketRegionalDomainName}`],
+      domainPrefix: `dana-console-${config.stage.toLowerCase()}-${this.account}`,
+    });
+    // The page's own origin (the API's), so its uploads and report links work without configuring it.
+    this.batch.bucket.allowBrowserOrigins([
+      `https://${this.api.api.restApiId}.execute-api.${this.region}.${this.urlSuffix}`,
+    ]);
+    new CfnOutput(this, 'ConsoleUrl', {
+      description: 'The operator console (operators are added with aws cognito-idp admin-create-user)',
+      value: this.api.api.urlForPath('/console/'),
+    });
+    new CfnOutput(this, 'ConsoleUserPoolId', {
+      description: "The console operators' user pool",
+      value: operatorConsole.userPool.userPoolId,
+    });
+    return operatorConsole;
+  }
+
   /**
    * One function per operation, named after its route. Routes that create records may answer
    * `Prefer: respond-async` by queueing a job; a route that does not call DANAConnect is answered from the
    * jobs table alone (GET /jobs/{jobId}).
    */
   private httpFunctions(): Record<OperationName, GatewayFunction> {
+    const shared = new Map<string, GatewayFunction>();
     return Object.fromEntries(
       ROUTES.map((route) => {
+        if (route.function !== undefined) return [route.name, this.sharedFunction(route.function, shared)];
         const fn = new GatewayFunction(this, pascal(route.name), {
           defaults: this.functionDefaults,
           name: route.name,
@@ -143,10 +223,35 @@ export class GatewayStack extends Stack {
           callsDana: route.callsDana,
         });
         if (route.respondAsync) this.batch.grantEnqueue(fn);
-        if (!route.callsDana) this.batch.grantReadJobs(fn);
+        // The jobs API's other routes get exactly their own grants (./constructs/jobs-api.ts).
+        if (route.name === 'get-job') this.batch.grantReadJobs(fn);
+        // `{conversationId}` may be an alias (lambdas/http/conversation-ref.ts): read-only on the aliases.
+        if (takesConversationRef(route)) this.batch.grantResolveAliases(fn);
         return [route.name, fn];
       }),
     ) as Record<OperationName, GatewayFunction>;
+  }
+
+  /**
+   * One function for the routes that name the same `function` folder (`lambdas/<folder>/handler.ts`), built on
+   * the first of them. Such an API neither calls DANAConnect nor queues jobs; its own grants are wired where its
+   * store is (the schedules API: ScheduledStarts.grantManageSchedules).
+   */
+  private sharedFunction(folder: string, shared: Map<string, GatewayFunction>): GatewayFunction {
+    let fn = shared.get(folder);
+    if (!fn) {
+      const routes = ROUTES.filter((r) => r.function === folder);
+      fn = new GatewayFunction(this, `${pascal(folder)}Api`, {
+        defaults: this.functionDefaults,
+        name: folder,
+        description: `${routes.map((r) => `${r.method} ${r.path}`).join(', ')}`.slice(0, 256),
+        timeout: HTTP_FUNCTION_TIMEOUT,
+        memorySize: HTTP_FUNCTION_MEMORY_MB,
+        callsDana: routes.some((r) => r.callsDana),
+      });
+      shared.set(folder, fn);
+    }
+    return fn;
   }
 
   /** What an operator needs after a deploy: the URL, the secret to fill in, the bucket, queues and table. */
@@ -195,12 +300,26 @@ export class GatewayStack extends Stack {
         description: 'aws apigateway get-api-key --include-value --api-key <id> shows the key',
       });
     }
-    if (this.schedules) {
-      new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
-        value: this.schedules.deadLetters.queue.queueUrl,
-        description: 'Scheduled list starts that did not run',
+    if (this.api.callerKeys.length > 0) {
+      new CfnOutput(this, 'CallerApiKeyIds', {
+        value: this.toJsonString(Object.fromEntries(this.api.callerKeys.map((k) => [k.name, k.key.keyId]))),
+        description: "Each caller's API key id, by name (docs/SECURITY.md shows how to rotate one)",
       });
     }
+    new CfnOutput(this, 'ChunkRedriveRoleArn', {
+      value: this.batch.redriveRole.roleArn,
+      description: 'Assume this role to run npm run redrive (the chunk queue takes no other sender)',
+    });
+    if (this.encryption.key) {
+      new CfnOutput(this, 'EncryptionKeyArn', {
+        value: this.encryption.key.keyArn,
+        description: 'The customer-managed key of the bucket, queues, table, secret and alarm topic',
+      });
+    }
+    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
+      value: this.schedules.deadLetters.queue.queueUrl,
+      description: 'Scheduled list starts that did not run',
+    });
   }
 
   /**

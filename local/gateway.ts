@@ -3,10 +3,13 @@
  * ROUTES becomes a real-shaped API Gateway REST proxy event, is handed to the SAME handler module that runs in
  * Lambda, and the handler's proxy result becomes the HTTP answer.
  *
- * It does not authenticate callers (in AWS, API Gateway does, with IAM): it listens on loopback only, and when
- * LOCAL_API_KEY is set it requires a matching `x-api-key` header. Every request comes from the one local caller
+ * It does not authenticate callers (in AWS, API Gateway does, with IAM): it listens on loopback only, answers only
+ * requests addressed to a loopback name and not sent by another site's page (./loopback-guard.ts), and when
+ * LOCAL_API_KEY is set (`npm start` sets one when a real DANAConnect is configured) it requires a matching
+ * `x-api-key` header. Every request comes from the one local caller
  * (LOCAL_CALLER_ARN in `requestContext.identity.userArn`, where API Gateway puts the SigV4 principal), which is
- * what an `Idempotency-Key` is scoped to. It logs one readable line per request: method,
+ * what an `Idempotency-Key` is scoped to and who owns the jobs it makes; it is also a job reader (JOB_READERS), so
+ * it reads upload jobs too. It logs one readable line per request: method,
  * path (ids only; link codes are masked), status and milliseconds. Never bodies or query values.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -14,8 +17,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { useLocalJobDeps, type LocalJobDeps } from '../lambdas/adapters/job-deps';
+import { useLocalUploadSigner } from '../lambdas/adapters/upload-signer';
+import { useLocalScheduleStore } from '../lambdas/adapters/schedule-deps';
+import type { ScheduleStore } from '../lambdas/core/schedule-api';
 import { gatewayError, type ErrorAnswer } from '../lambdas/core/errors';
 import { ROUTES, type OperationName, type RouteSpec } from '../lambdas/http/routes';
+import { loopbackRefusal } from './loopback-guard';
+import { localBucketEndpoint } from './upload-endpoint';
+import { consoleAnswer } from './console';
 
 /** API Gateway's own payload limit. The handlers cap bodies far lower; this only protects the process. */
 export const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -37,6 +46,20 @@ const HANDLERS: Record<OperationName, () => Promise<{ handler: LambdaHandler }>>
   'start-batch': () => import('../lambdas/start-batch/handler'),
   'get-contact-data': () => import('../lambdas/get-contact-data/handler'),
   'get-job': () => import('../lambdas/get-job/handler'),
+  'list-jobs': () => import('../lambdas/list-jobs/handler'),
+  'get-job-report': () => import('../lambdas/get-job-report/handler'),
+  'create-upload': () => import('../lambdas/create-upload/handler'),
+  // One function serves the five schedule routes (it tells them apart by resource and method).
+  'create-schedule': () => import('../lambdas/schedules/handler'),
+  'list-schedules': () => import('../lambdas/schedules/handler'),
+  'get-schedule': () => import('../lambdas/schedules/handler'),
+  'replace-schedule': () => import('../lambdas/schedules/handler'),
+  'delete-schedule': () => import('../lambdas/schedules/handler'),
+  // One function serves the four alias routes (it tells them apart by resource and method).
+  'put-alias': () => import('../lambdas/aliases/handler'),
+  'list-aliases': () => import('../lambdas/aliases/handler'),
+  'get-alias': () => import('../lambdas/aliases/handler'),
+  'delete-alias': () => import('../lambdas/aliases/handler'),
 };
 
 export interface GatewayOptions {
@@ -49,11 +72,20 @@ export interface GatewayOptions {
   env?: Record<string, string | undefined>;
   /** Where the one-line request log goes; default console.log. */
   log?: (line: string) => void;
+  /** The `x-api-key` every request must carry; default LOCAL_API_KEY (none: no key needed). */
+  apiKey?: string;
   /**
    * The embedded job store and queue (the local pipeline's) that get-job and `Prefer: respond-async` use instead
    * of JOBS_TABLE_NAME / QUEUE_URL; installed for the process until close().
    */
   jobs?: LocalJobDeps;
+  /**
+   * The bucket folder (the local pipeline's, LOCAL_BUCKET_DIR): with it, `POST /uploads` hands out forms that
+   * post to this server, which writes the file there, and report links are served from it (./upload-endpoint.ts).
+   */
+  bucketDir?: string;
+  /** The runtime schedules' store (the local runner's), installed for the process until close(). */
+  schedules?: ScheduleStore;
 }
 
 export interface Gateway {
@@ -283,15 +315,24 @@ function sameKey(given: string | undefined, expected: string): boolean {
 }
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
-  const restoreEnv = installEnv(options.env ?? {});
+  // The one local caller also reads upload jobs, as a `jobReaders` principal does in AWS (lambdas/core/job-access.ts).
+  const jobReaders = [process.env.JOB_READERS, LOCAL_CALLER_ARN].filter(Boolean).join(',');
+  const restoreEnv = installEnv({ JOB_READERS: jobReaders, ...options.env });
   const uninstallJobs = options.jobs ? useLocalJobDeps(options.jobs) : undefined;
-  const apiKey = process.env.LOCAL_API_KEY || undefined;
+  // S3's form uploads and presigned GETs, on this server (./upload-endpoint.ts), when there is a bucket folder.
+  const bucket = options.bucketDir === undefined ? undefined : localBucketEndpoint(options.bucketDir);
+  const uninstallSchedules = options.schedules ? useLocalScheduleStore(options.schedules) : undefined;
+  const apiKey = options.apiKey || process.env.LOCAL_API_KEY || undefined;
   const log = options.log ?? ((line: string) => console.log(line));
   const handlerFor = handlerLoader();
-  const { server, sockets } = localServer(
-    (req, requestId) => answer(req, requestId, apiKey, handlerFor),
-    log,
-  );
+  const { server, sockets } = localServer((req, requestId) => {
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    if (bucket?.handles(rawPath)) {
+      const rawQuery = (req.url ?? '').slice(rawPath.length + 1);
+      return bucket.answer(req, rawPath, rawQuery).then((result) => [result, rawPath.slice(0, 17)]);
+    }
+    return answer(req, requestId, apiKey, handlerFor);
+  }, log);
   const port = options.port ?? Number(process.env.PORT || 3000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -301,14 +342,18 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     });
   });
   const address = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${address.port}`;
+  const uninstallSigner = bucket ? useLocalUploadSigner(bucket.signer(url)) : undefined;
 
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
+      uninstallSigner?.();
       uninstallJobs?.();
+      uninstallSchedules?.();
       restoreEnv();
     },
   };
@@ -357,6 +402,13 @@ function localServer(answerOf: Answer, log: (line: string) => void) {
       const ms = Math.round(performance.now() - began);
       log(`${req.method} ${loggedPath} ${result.statusCode} ${ms}ms`);
     };
+    // Before any routing, so every route (API, jobs, console, whatever is added) is out of a web page's reach.
+    const refusal = loopbackRefusal(req.headers, req.socket.localPort ?? 0);
+    if (refusal !== undefined) {
+      req.resume();
+      finish(envelope(gatewayError('FORBIDDEN', refusal), requestId), '(refused: not loopback)');
+      return;
+    }
     answerOf(req, requestId).then(
       ([result, loggedPath]) => finish(result, loggedPath),
       (error: unknown) => {
@@ -407,6 +459,12 @@ async function answer(
   const queryAt = rawUrl.indexOf('?');
   const rawPath = queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt);
   const rawQuery = queryAt < 0 ? '' : rawUrl.slice(queryAt + 1);
+  // The operator console's page and files (./console.ts); its API calls come back here as ordinary requests.
+  const page = await consoleAnswer(method, rawPath, apiKey !== undefined);
+  if (page) {
+    req.resume();
+    return [page, rawPath.split('/').slice(0, 3).join('/')];
+  }
   const matches = matchPath(rawPath);
   const matched = matches.find((m) => m.route.method === method);
   if (!matched) {

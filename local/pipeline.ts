@@ -23,11 +23,14 @@ import { join, relative, sep } from 'node:path';
 import { danaClientFromEnv } from '../lambdas/adapters/dana';
 import { FolderObjectStore } from '../lambdas/adapters/folder-object-store';
 import type { LocalJobDeps } from '../lambdas/adapters/job-deps';
+import { MemoryAliasStore } from '../lambdas/adapters/memory-alias-store';
 import { MemoryIdempotencyStore } from '../lambdas/adapters/memory-idempotency-store';
+import { localWebhookEventsFromEnv } from '../lambdas/adapters/local-webhooks';
 import { MemoryJobStore } from '../lambdas/adapters/memory-job-store';
 import { MemoryChunkQueue, type MemoryQueueOptions } from '../lambdas/adapters/memory-queue';
 import { errorClass } from '../lambdas/core/errors';
 import { ingestUpload, uploadJobId } from '../lambdas/core/ingest';
+import type { JobEventDeps } from '../lambdas/core/job-events';
 import type { JobSummary } from '../lambdas/core/jobs';
 import { MemoryRateLimiter, rateFromEnv } from '../lambdas/core/pacing';
 import { reportKeys, reportSegment } from '../lambdas/core/reports';
@@ -63,6 +66,8 @@ export interface Pipeline {
   bucket: FolderObjectStore;
   /** The async routes' `Idempotency-Key` records (in memory, like the jobs they point at). */
   idempotency: MemoryIdempotencyStore;
+  /** Conversation aliases, in this process beside the jobs: the gateway's alias routes and the ingest share them. */
+  aliases: MemoryAliasStore;
   /** What the gateway installs so the async routes and GET /jobs use this store, queue and idempotency records. */
   jobDeps: LocalJobDeps;
   close(): Promise<void>;
@@ -111,11 +116,20 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
 
   const jobs = new MemoryJobStore();
   const idempotency = new MemoryIdempotencyStore();
-  const queue = workerQueue(env, { jobs, bucket }, log, options.queue);
+  const aliases = new MemoryAliasStore();
+  // LOCAL_WEBHOOK_URL + LOCAL_WEBHOOK_SECRET: a signed webhook for every finished job (docs/EVENTS.md).
+  const events = localWebhookEventsFromEnv(env, bucket.root, log);
+  const queue = workerQueue(env, { jobs, bucket, events }, log, options.queue);
   let closed = false;
   const isClosed = () => closed;
   const progress = new JobProgress(jobs, bucket.root, log);
-  const watcher = new UploadWatcher(uploadsDir, { jobs, queue, bucket }, progress, log, isClosed);
+  const watcher = new UploadWatcher(
+    uploadsDir,
+    { jobs, queue, bucket, events, aliases },
+    progress,
+    log,
+    isClosed,
+  );
   await watcher.leaveExistingAlone();
   const poll = async () => {
     await watcher.poll();
@@ -135,7 +149,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     queue,
     bucket,
     idempotency,
-    jobDeps: { jobs, queue, idempotency },
+    aliases,
+    jobDeps: { jobs, queue, idempotency, aliases },
     async close() {
       closed = true;
       // No new deliveries; an ingest still sending chunks fails fast on the closed queue.
@@ -143,6 +158,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       await stopPolling();
       await stopProgress();
       await watcher.ingesting;
+      events?.publisher.close();
     },
   };
 }
@@ -150,7 +166,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
 /** The in-process chunk queue, worked by core/worker.ts processChunk as in the process-chunk Lambda. */
 function workerQueue(
   env: NodeJS.ProcessEnv,
-  { jobs, bucket }: { jobs: MemoryJobStore; bucket: FolderObjectStore },
+  { jobs, bucket, events }: { jobs: MemoryJobStore; bucket: FolderObjectStore; events?: JobEventDeps },
   log: (line: string) => void,
   overrides: Partial<MemoryQueueOptions> | undefined,
 ): MemoryChunkQueue {
@@ -160,6 +176,7 @@ function workerQueue(
     jobs,
     bucket,
     limiter: new MemoryRateLimiter({ ratePerSecond: rateFromEnv(env) }),
+    ...(events && { events }),
     maxReceiveCount: maxReceiveCountFromEnv(env),
     resendOn5xx: resendOn5xxFromEnv(env),
   };
@@ -236,7 +253,13 @@ class UploadWatcher {
 
   constructor(
     private readonly uploadsDir: string,
-    private readonly deps: { jobs: MemoryJobStore; queue: MemoryChunkQueue; bucket: FolderObjectStore },
+    private readonly deps: {
+      jobs: MemoryJobStore;
+      queue: MemoryChunkQueue;
+      bucket: FolderObjectStore;
+      events?: JobEventDeps;
+      aliases: MemoryAliasStore;
+    },
     private readonly progress: JobProgress,
     private readonly log: (line: string) => void,
     private readonly closed: () => boolean,
@@ -288,7 +311,7 @@ class UploadWatcher {
     this.log(`upload ${key}: taken as job ${jobId}`);
     this.progress.track(jobId, parsed.name);
     try {
-      const result = await ingestUpload(this.deps, upload);
+      const result = await ingestUpload(this.deps, { ...upload, size: signature.size });
       if ('rejectedFile' in result) {
         this.progress.forget(jobId);
         const report = join(this.deps.bucket.root, reportKeys(parsed.segment, parsed.name).summary);

@@ -4,11 +4,14 @@
  * `$LOCAL_BUCKET_DIR` (default `.local/bucket`), whose job store and queue also serve `Prefer: respond-async` and
  * GET /jobs/{jobId}. A small composition of parts that each close themselves.
  */
+import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
+import { MemoryScheduleStore } from '../lambdas/adapters/memory-schedule-store';
 import { credentialsFromEnv } from '../lambdas/adapters/credentials';
 import { ConfigurationError } from '../lambdas/core/errors';
 import { ROUTES, type OperationName } from '../lambdas/http/routes';
 import { startGateway, type Gateway } from './gateway';
+import { startScheduleRunner } from './schedule-runner';
 import { startPipeline, type Pipeline } from './pipeline';
 import { DEMO_CLIENT, DEMO_USER, startSandbox, type Sandbox } from './sandbox/server';
 
@@ -29,6 +32,8 @@ export interface LocalRun {
   upstream: string;
   /** The upload folder's pipeline (and the async API's job store and queue). */
   pipeline: Pipeline;
+  /** The `x-api-key` generated for this run (a real DANAConnect and no LOCAL_API_KEY), to be printed once. */
+  generatedApiKey?: string;
   close(): Promise<void>;
 }
 
@@ -71,6 +76,21 @@ export function printableOrigin(url: string): string {
   }
 }
 
+/**
+ * The key the local gateway requires. With a real DANAConnect behind it, a request that reaches the gateway by
+ * mistake (another local program, a page finding a way round the Host/Origin guard) must not start real campaigns
+ * or read real contacts: LOCAL_API_KEY, else a random key for this run. With the embedded sandbox, LOCAL_API_KEY
+ * or none.
+ */
+export function localApiKey(
+  env: NodeJS.ProcessEnv,
+  realUpstream: boolean,
+): { apiKey?: string; generated: boolean } {
+  if (env.LOCAL_API_KEY) return { apiKey: env.LOCAL_API_KEY, generated: false };
+  if (!realUpstream) return { generated: false };
+  return { apiKey: randomBytes(24).toString('base64url'), generated: true };
+}
+
 export async function startLocal(
   env: NodeJS.ProcessEnv = process.env,
   options: { log?: (line: string) => void } = {},
@@ -91,17 +111,26 @@ export async function startLocal(
   // The worker's client reads the same DANA_* variables as the gateway's handlers: same DANAConnect.
   const pipeline = await startPipeline({ env, log: options.log });
   closers.unshift(() => pipeline.close());
+  const key = localApiKey(env, sandbox === undefined);
+  const schedules = new MemoryScheduleStore();
   const gateway = await startGateway({
     port: Number(env.PORT || 3000),
     jobs: pipeline.jobDeps,
+    bucketDir: pipeline.bucketDir,
+    schedules,
     log: options.log,
+    apiKey: key.apiKey,
   });
   closers.unshift(() => gateway.close());
+  // Runtime schedules (POST /schedules) run in this process, firing start-list as Scheduler does in AWS.
+  const scheduleRunner = startScheduleRunner({ store: schedules, log: options.log });
+  closers.unshift(async () => scheduleRunner.close());
   return {
     gateway,
     sandbox,
     upstream,
     pipeline,
+    generatedApiKey: key.generated ? key.apiKey : undefined,
     async close() {
       for (const close of closers) await close();
     },
@@ -109,7 +138,23 @@ export async function startLocal(
 }
 
 /** The routes with a ready-to-paste example; get-job needs a job id, which the async example prints. */
-type ExampleRoute = Exclude<OperationName, 'get-job'>;
+type ExampleRoute = Exclude<
+  OperationName,
+  | 'get-job'
+  | 'list-jobs'
+  | 'get-job-report'
+  | 'create-upload'
+  | 'create-schedule'
+  | 'list-schedules'
+  | 'get-schedule'
+  | 'replace-schedule'
+  | 'delete-schedule'
+  // The alias routes get their own lines in the banner (put, then start through the alias).
+  | 'put-alias'
+  | 'list-aliases'
+  | 'get-alias'
+  | 'delete-alias'
+>;
 
 const EXAMPLES: Record<ExampleRoute, { path: string; body?: string; query?: string }> = {
   'start-list': { path: '/conversation/1001/start/list' },
@@ -155,18 +200,30 @@ async function main(): Promise<void> {
     console.error(`Cannot start: ${error.message}`);
     process.exit(1);
   }
-  const examples = curlExamples(run.gateway.url, Boolean(process.env.LOCAL_API_KEY));
+  const examples = curlExamples(run.gateway.url, Boolean(process.env.LOCAL_API_KEY || run.generatedApiKey));
+  // The generated key is printed here, once, and nowhere else (it is not logged with requests).
+  const keyLine = run.generatedApiKey
+    ? `A real DANAConnect is configured and LOCAL_API_KEY is not set: every request needs this key (this run only):\n` +
+      `export LOCAL_API_KEY=${run.generatedApiKey}\n`
+    : '';
   console.log(`DANAConnect gateway listening on ${run.gateway.url}
 Upstream: ${run.upstream}
-${run.sandbox ? 'Sandbox: conversations 1001, 1002, 1003; project 77; new records get link codes lc-<recordId>.\n' : ''}
+${keyLine}${run.sandbox ? 'Sandbox: conversations 1001, 1002, 1003; project 77; new records get link codes lc-<recordId>.\n' : ''}
 ${examples.join('\n\n')}
 
 # Asynchronously: add -H 'Prefer: respond-async' (and optionally -H 'Idempotency-Key: <your id>') to the start-data,
 # ProjectID start-data or start-batch curl: the answer is 202 with Location: /jobs/<jobId>; GET it (curl -s ${run.gateway.url}/jobs/<jobId>).
 
-Uploads: drop a .csv, .jsonl or .json file into ${run.pipeline.bucketDir}/uploads/<conversationId>/
-Reports: ${run.pipeline.bucketDir}/reports/<conversationId>/<name>.report.csv and .summary.json
+# Aliases (a stable name for a conversation; after a reactivation, PUT the new id; docs/ALIASES.md):
+# curl -i -X PUT '${run.gateway.url}/aliases/newsletter' -H 'Content-Type: application/json' -d '{"conversationId":1001}'
+# curl -i -X POST '${run.gateway.url}/api/1.0/rest/conversation/newsletter/start/list'
 
+# Schedules (run in this process, in any IANA time zone; docs/SCHEDULES.md):
+# curl -i -X POST '${run.gateway.url}/schedules' -H 'Content-Type: application/json' -d '{"name":"weekday-reminders","conversation":1001,"cron":"cron(0 9 ? * MON-FRI *)","timezone":"America/Caracas"}'
+
+Uploads: drop a .csv, .jsonl or .json file into ${run.pipeline.bucketDir}/uploads/<conversationId>/
+Reports: ${run.pipeline.bucketDir}/reports/<conversationId>/<file name>.report.csv and .summary.json (a.csv -> a.csv.report.csv)
+${process.env.LOCAL_WEBHOOK_URL ? 'Webhooks: every finished job is posted, signed, to LOCAL_WEBHOOK_URL (docs/EVENTS.md)\n' : ''}
 Ctrl-C stops.`);
   let stopping = false;
   const stop = (signal: string) => {

@@ -55,7 +55,7 @@ export const DEFAULT_OPTIONS: SoakOptions = {
   maxReceiveCount: 5,
   danaTimeoutMs: 3_000,
   killEveryMs: 20_000,
-  sandboxLatencyMs: 20,
+  sandboxLatencyMs: 150,
   sandboxIdleResetMs: 5_000,
   backlogLimit: 20,
   feedConcurrency: 3,

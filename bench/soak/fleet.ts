@@ -61,6 +61,8 @@ export class Fleet {
   readonly kills: Array<{ name: string; record: KillRecord }> = [];
   readonly crashes: Crash[] = [];
   killsSkipped = 0;
+  /** Why each skipped kill found no safe moment (the state of its process when it gave up). */
+  readonly skipReasons: string[] = [];
   /** Processes that did not leave within the grace period at the end, and were killed. */
   forcedStops = 0;
   private readonly slots: Slot[];
@@ -146,7 +148,10 @@ export class Fleet {
           clearTimeout(timer);
           resolve();
         } else if (message.type === 'stats') slot.current = message.stats;
-        else if (message.type === 'kill-skipped') this.killsSkipped++;
+        else if (message.type === 'kill-skipped') {
+          this.killsSkipped++;
+          this.skipReasons.push(`${name}: ${message.why}`);
+        }
       });
       child.once('exit', () => clearTimeout(timer));
     });

@@ -123,6 +123,11 @@ export class ProcessState {
     throw new Error('unreachable: the process was killed');
   }
 
+  /** What keeps this process from a safe moment now (for the soak's log when a kill request is given up). */
+  killBlockers(): string {
+    return `${this.openClaims.size} open claims, ${this.unwritten} requests being written, ${this.outstanding} at the vendor`;
+  }
+
   /** Safe to die mid-call: a request is at the vendor, nothing is between claim and call. */
   safeToKill(): boolean {
     return this.openClaims.size === 0 && this.unwritten === 0 && this.outstanding > 0;

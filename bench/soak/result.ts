@@ -47,6 +47,8 @@ export interface SoakResult {
     requested: number;
     done: number;
     skipped: number;
+    /** Each skipped kill's process state when it gave up. */
+    skipReasons: string[];
     timeouts: number;
     crashes: string[];
     forcedStops: number;
@@ -107,6 +109,7 @@ export function summarise(p: {
       requested: ctx.counters.killRequests,
       done: p.kills.filter((k) => k.reason === 'kill').length,
       skipped: ctx.fleet.killsSkipped,
+      skipReasons: ctx.fleet.skipReasons,
       timeouts: p.kills.filter((k) => k.reason === 'timeout').length,
       crashes: ctx.fleet.crashes.map((c) => `${c.name}: code ${c.code}, signal ${c.signal}`),
       forcedStops: ctx.fleet.forcedStops,
@@ -137,7 +140,7 @@ export function formatResult(r: SoakResult): string {
     `Workers: ${r.options.processes} processes × ${r.options.loopsPerProcess} loops, batch ${r.options.batchSize}; ${r.pipeline.invocations} invocations, ${r.pipeline.records} records, ${r.pipeline.batchItemFailures} batch item failures`,
     `Outcomes: started ${a.outcomes.started}, rejected ${a.outcomes.rejected}, failed ${a.outcomes.failed} (unknown ${a.outcomes.unknown}, dead-lettered ${a.outcomes.deadLettered})`,
     `DANAConnect calls: ${calls.total} received, ${calls.answered2xx} answered 2xx (${calls.acceptedPerSecond.toFixed(2)}/s); peak ${calls.peakPerSecond}/s arriving, ${calls.acceptedPeakPerSecond}/s accepted, R = ${r.options.rate}; ${calls.vendorLimit429} answered 429 by the vendor's limit`,
-    `Kills: ${r.kills.done} mid-call (${r.kills.requested} requested, ${r.kills.skipped} skipped), ${r.kills.timeouts} at the function timeout; crashes: ${r.kills.crashes.length === 0 ? 'none' : r.kills.crashes.join('; ')}`,
+    `Kills: ${r.kills.done} mid-call (${r.kills.requested} requested, ${r.kills.skipped} skipped${r.kills.skipReasons.length > 0 ? `: ${r.kills.skipReasons.join('; ')}` : ''}), ${r.kills.timeouts} at the function timeout; crashes: ${r.kills.crashes.length === 0 ? 'none' : r.kills.crashes.join('; ')}`,
     `AWS faults (proxy): ${sum(r.proxy.faults)} before forwarding (${list(r.proxy.faults)}); ${sum(r.proxy.actedThenFailed)} after moto acted (${list(r.proxy.actedThenFailed)}); ${r.proxy.transactionConflicts} transaction conflicts; requests ${list(r.proxy.requests)}`,
     `DANAConnect faults (sandbox): ${list(r.sandboxFaults.injected)}; ambiguous calls ${r.sandboxFaults.ambiguousCalls} carrying ${r.sandboxFaults.ambiguousRows} rows (${r.sandboxFaults.startedByAmbiguous} started)`,
     `moto under load: it answered a GetQueueAttributes in ${r.motoLatencyMs.p50} ms (p50), ${r.motoLatencyMs.p90} ms (p90), ${r.motoLatencyMs.max} ms (max)`,

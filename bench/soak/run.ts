@@ -41,6 +41,8 @@ import { planWave, type Work } from './workload';
 
 /** A wave with no call to DANAConnect and no job done for this long is stuck: the soak fails. */
 const STUCK_MS = 120_000;
+/** Kills stop once the queue holds this few messages, so the drain waits at most one visibility timeout after. */
+const KILLS_END_AT_DEPTH = 5;
 /** Redrives of one wave's dead-letter queue before the soak gives up on it. */
 const MAX_REDRIVES_PER_WAVE = 3;
 
@@ -107,8 +109,8 @@ async function visibleMessages(ctx: Ctx): Promise<number> {
 }
 
 /**
- * Kill requests at random (exponential gaps, mean `killEveryMs`) while a wave is fed; none while it drains, so
- * the drain waits for at most one visibility timeout after the last kill.
+ * Kill requests at random (exponential gaps, mean `killEveryMs`) from a wave's start until its queue is almost
+ * empty (KILLS_END_AT_DEPTH), so the drain waits for at most one visibility timeout after the last kill.
  */
 function startKiller(ctx: Ctx): { stop(): void } {
   const mean = ctx.options.killEveryMs;
@@ -152,25 +154,20 @@ async function feedWave(ctx: Ctx, work: Work[]): Promise<JobRef[]> {
   const refs: JobRef[] = [];
   const errors: unknown[] = [];
   const inFlight = new Set<Promise<void>>();
-  const killer = startKiller(ctx);
-  try {
-    for (const item of work) {
-      while ((await visibleMessages(ctx)) >= ctx.options.backlogLimit) await sleep(250);
-      while (inFlight.size >= ctx.options.feedConcurrency) await Promise.race(inFlight);
-      checkTime(ctx);
-      if (errors.length > 0) break;
-      const task: Promise<void> = (item.kind === 'upload' ? ctx.feeder.upload(item) : ctx.feeder.submit(item))
-        .then(
-          (ref) => void refs.push(ref),
-          (error: unknown) => void errors.push(error),
-        )
-        .finally(() => inFlight.delete(task));
-      inFlight.add(task);
-    }
-    await Promise.all(inFlight);
-  } finally {
-    killer.stop();
+  for (const item of work) {
+    while ((await visibleMessages(ctx)) >= ctx.options.backlogLimit) await sleep(250);
+    while (inFlight.size >= ctx.options.feedConcurrency) await Promise.race(inFlight);
+    checkTime(ctx);
+    if (errors.length > 0) break;
+    const task: Promise<void> = (item.kind === 'upload' ? ctx.feeder.upload(item) : ctx.feeder.submit(item))
+      .then(
+        (ref) => void refs.push(ref),
+        (error: unknown) => void errors.push(error),
+      )
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
   }
+  await Promise.all(inFlight);
   if (errors.length > 0) throw new Error(`feeding failed: ${String(errors[0])}`);
   return refs;
 }
@@ -194,7 +191,7 @@ async function redriveDeadLetters(ctx: Ctx): Promise<void> {
 }
 
 /** Waits until the queue and the dead-letter queue are empty and every job of the wave is done. */
-async function drain(ctx: Ctx, refs: JobRef[]): Promise<void> {
+async function drain(ctx: Ctx, refs: JobRef[], killer: { stop(): void }): Promise<void> {
   const pending = new Set(refs.map((r) => r.jobId));
   let redrives = 0;
   let last = { depth: -1, pending: pending.size, at: Date.now() };
@@ -202,6 +199,7 @@ async function drain(ctx: Ctx, refs: JobRef[]): Promise<void> {
     checkTime(ctx);
     const depth = await queueDepth(ctx.direct.sqs, ctx.stack.queueUrl);
     const dead = await queueDepth(ctx.direct.sqs, ctx.stack.dlqUrl);
+    if (depth <= KILLS_END_AT_DEPTH) killer.stop();
     if (depth === 0 && dead > 0) {
       if (++redrives > MAX_REDRIVES_PER_WAVE) throw new Error(`chunks keep coming back to the DLQ (${dead})`);
       await redriveDeadLetters(ctx);
@@ -234,15 +232,17 @@ async function runWave(ctx: Ctx, wave: number, rows: number): Promise<WaveFigure
   const work = planWave({ run: ctx.run, wave, rows, apiShare: ctx.options.apiShare, random: ctx.random });
   const began = Date.now();
   const progress = startProgress(ctx, wave);
+  const killer = startKiller(ctx);
   let fed: number;
   let drained: number;
   let refs: JobRef[];
   try {
     refs = await feedWave(ctx, work);
     fed = Date.now();
-    await drain(ctx, refs);
+    await drain(ctx, refs, killer);
     drained = Date.now();
   } finally {
+    killer.stop();
     progress.stop();
   }
   await checkWave(ctx, refs);

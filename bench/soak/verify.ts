@@ -8,6 +8,7 @@ import { GetItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/clie
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { RowOutcome } from '../../lambdas/core/jobs';
 import { reportKeys } from '../../lambdas/core/reports';
+import { parseUploadKey } from '../../lambdas/core/upload/key';
 import type { JobRef } from './feeder';
 import type { AwsClients, Stack } from './stack';
 
@@ -100,7 +101,10 @@ async function reportedRows(
 ): Promise<Map<number, { count: number; line: string[] }>> {
   const rows = new Map<number, { count: number; line: string[] }>();
   if (ref.work.kind !== 'upload') return rows;
-  const keys = reportKeys(String(ref.work.conversationId), ref.work.name);
+  // Where the product puts the report of this key (the same functions as the ingest).
+  const upload = parseUploadKey(ref.work.key);
+  if (upload.kind === 'ignored') throw new Error(`the soak made a key the ingest ignores: ${ref.work.key}`);
+  const keys = reportKeys(upload.segment, upload.name);
   const csv = await readText(clients, bucket, keys.csv);
   const summary = await readText(clients, bucket, keys.summary);
   if (csv === undefined || summary === undefined) {

@@ -38,10 +38,11 @@ export interface WorkerConfig extends LoopConfig {
 }
 
 export type ParentMessage = { type: 'kill' } | { type: 'stop' };
-export type ChildMessage = { type: 'ready' } | { type: 'stats'; stats: LoopStats } | { type: 'kill-skipped' };
+export type ChildMessage =
+  { type: 'ready' } | { type: 'stats'; stats: LoopStats } | { type: 'kill-skipped'; why: string };
 
 /** A kill request not satisfied within this long is dropped (the process had no call at the vendor). */
-const KILL_GIVE_UP_MS = 10_000;
+const KILL_GIVE_UP_MS = 20_000;
 
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
@@ -77,7 +78,7 @@ function requestKill(state: ProcessState): void {
     if (Date.now() - since < KILL_GIVE_UP_MS) return;
     clearInterval(timer);
     state.onChange = () => undefined;
-    send({ type: 'kill-skipped' });
+    send({ type: 'kill-skipped', why: state.killBlockers() });
   };
   state.onChange = check;
   timer = setInterval(check, 1);

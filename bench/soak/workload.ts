@@ -19,7 +19,7 @@ export interface UploadWork {
   kind: 'upload';
   id: string;
   conversationId: number;
-  /** The report name: `reports/<conversationId>/<name>.*`. */
+  /** The upload's name without its extension (the key adds it). */
   name: string;
   key: string;
   format: UploadFormat;

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { SecretConfig } from '../config';
+import type { DataEncryption } from './data-encryption';
 
 /**
  * The one secret that holds the DANAConnect credentials: created by the stack with a placeholder value, or an
@@ -18,9 +19,12 @@ export class DanaSecret extends Construct {
   /** The created secret, when the stack owns it. */
   readonly created: secretsmanager.Secret | undefined;
   private readonly kmsKeyArn: string | undefined;
+  /** The customer-managed key of `encryption`, for the secret the stack creates. */
+  private readonly encryption: DataEncryption | undefined;
 
-  constructor(scope: Construct, id: string, config: SecretConfig) {
+  constructor(scope: Construct, id: string, config: SecretConfig, encryption?: DataEncryption) {
     super(scope, id);
+    this.encryption = config.source === 'create' ? encryption : undefined;
     switch (config.source) {
       case 'create': {
         this.created = new secretsmanager.Secret(this, 'Secret', {
@@ -34,7 +38,11 @@ export class DanaSecret extends Construct {
             generateStringKey: 'random',
             excludePunctuation: true,
           },
+          ...(encryption?.key && { encryptionKey: encryption.key }),
         });
+        // Whoever deploys the stack (creating the secret) and the operator who puts the credentials in it encrypt
+        // through Secrets Manager; reading the value still takes GetSecretValue on this secret, which IAM decides.
+        encryption?.grantAccount('secretsmanager', 'read-write');
         Validations.of(this.created).acknowledge({
           id: 'AwsSolutions-SMG4',
           reason:
@@ -73,6 +81,7 @@ export class DanaSecret extends Construct {
       actions: ['secretsmanager:GetSecretValue'],
       resourceArns: [this.policyArn],
     });
+    this.encryption?.grant(grantee, 'secretsmanager', 'read');
     if (this.kmsKeyArn) {
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({

@@ -13,6 +13,7 @@ import {
   MAX_VALUE_LENGTH,
 } from '../../lambdas/core/validation';
 import type { AuthMode } from '../config';
+import type { ApiKeyConfig } from '../security-config';
 
 /**
  * A record as ../../lambdas/core/validation.ts accepts it, as a JSON schema (draft 4, API Gateway's dialect):
@@ -103,6 +104,10 @@ export interface GatewayApiProps {
   functions: Record<OperationName, lambda.IFunction>;
   auth: AuthMode;
   throttling: { rateLimit: number; burstLimit: number };
+  /** `auth: "api-key"`: a key and usage plan per caller; empty: one key for all. */
+  apiKeys?: readonly ApiKeyConfig[];
+  /** `auth: "iam"`: a key and usage plan per named caller, sent with SigV4 (see CallerThrottle). */
+  callerThrottles?: readonly ApiKeyConfig[];
   logRetention: logs.RetentionDays;
   alarmAction?: cloudwatch.IAlarmAction;
 }
@@ -117,7 +122,10 @@ export class GatewayApi extends Construct {
   readonly accessLogs: logs.LogGroup;
   readonly methods: Record<string, apigateway.Method> = {};
   readonly serverErrorsAlarm: cloudwatch.Alarm;
+  /** The one key of `auth: "api-key"` without `apiKeys`. */
   readonly apiKey: apigateway.IApiKey | undefined;
+  /** One key and usage plan per caller (`apiKeys`, or `callerThrottles` with IAM). */
+  readonly callerKeys: { name: string; key: apigateway.IApiKey; plan: apigateway.UsagePlan }[] = [];
 
   constructor(scope: Construct, id: string, props: GatewayApiProps) {
     super(scope, id);
@@ -133,7 +141,11 @@ export class GatewayApi extends Construct {
       `${ACCESS_LOG_GROUP_PREFIX}${this.api.restApiId}/${props.stageName}`;
     this.addRoutes(props);
     this.addGatewayResponses();
-    this.apiKey = props.auth === 'api-key' ? this.addApiKey(props.throttling) : undefined;
+    const callers = callerKeysOf(props);
+    this.apiKey =
+      props.auth === 'api-key' && callers.length === 0 ? this.addApiKey(props.throttling) : undefined;
+    for (const caller of callers) this.callerKeys.push(this.addCallerKey(props.apiName, caller));
+    if (props.auth === 'api-key') this.acknowledgeApiKeyAuth();
     this.acknowledgeFindings();
     this.serverErrorsAlarm = this.alarmOnServerErrors(props.alarmAction);
   }
@@ -200,7 +212,11 @@ export class GatewayApi extends Construct {
             requestValidator: model ? bodyAndParams : paramsOnly,
             ...(model ? { requestModels: { [contentType]: model } } : {}),
             ...(props.auth === 'iam'
-              ? { authorizationType: apigateway.AuthorizationType.IAM }
+              ? {
+                  authorizationType: apigateway.AuthorizationType.IAM,
+                  // Per-caller throttles are usage plans, which API Gateway applies by API key only.
+                  ...(callerKeysOf(props).length > 0 && { apiKeyRequired: true }),
+                }
               : { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true }),
           },
         );
@@ -229,13 +245,37 @@ export class GatewayApi extends Construct {
     });
     const apiKey = this.api.addApiKey('ApiKey', { description: 'Key for the DANAConnect gateway' });
     plan.addApiKey(apiKey);
+    return apiKey;
+  }
+
+  /**
+   * One caller's key in a usage plan of its own, with its own throttle (the stage's throttle still caps the sum).
+   * The key's name is the caller's, so access logs (apiKeyId) and the console tell callers apart, and one caller's
+   * key can be revoked or rotated alone.
+   */
+  private addCallerKey(apiName: string, caller: ApiKeyConfig): GatewayApi['callerKeys'][number] {
+    const plan = this.api.addUsagePlan(`UsagePlan-${caller.name}`, {
+      name: `${apiName}-${caller.name}`,
+      description: `Caller "${caller.name}" of the DANAConnect gateway`,
+      throttle: { rateLimit: caller.rateLimit, burstLimit: caller.burstLimit },
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    const key = this.api.addApiKey(`ApiKey-${caller.name}`, {
+      apiKeyName: `${apiName}-${caller.name}`,
+      description: `Key of caller "${caller.name}" of the DANAConnect gateway`,
+    });
+    plan.addApiKey(key);
+    return { name: caller.name, key, plan };
+  }
+
+  /** `"auth": "api-key"` is the operator's choice; cdk-nag's APIG4 asks for an authorizer. */
+  private acknowledgeApiKeyAuth(): void {
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
         'The operator chose "auth": "api-key" in the configuration: every method requires an API key of the ' +
         "stack's usage plan. The default is IAM (SigV4) authorization on every method.",
     });
-    return apiKey;
   }
 
   /** The cdk-nag findings this API answers by design, each with why. */
@@ -275,6 +315,11 @@ export class GatewayApi extends Construct {
     if (alarmAction) alarm.addAlarmAction(alarmAction);
     return alarm;
   }
+}
+
+/** The callers with keys of their own: `apiKeys` with API keys, `callerThrottles` with IAM. */
+function callerKeysOf(props: GatewayApiProps): readonly ApiKeyConfig[] {
+  return (props.auth === 'api-key' ? props.apiKeys : props.callerThrottles) ?? [];
 }
 
 /** The method's parameters: every path parameter required, every query parameter optional. */

@@ -42,6 +42,8 @@ export interface GatewayFunctionProps {
   environment?: Record<string, string>;
   /** What the errors alarm tells the operator; by default, what an HTTP function's errors mean. */
   errorsRunbook?: string;
+  /** Shell commands run after esbuild, e.g. to put files beside the bundle (the console's page). */
+  afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 const HTTP_ERRORS_RUNBOOK =
@@ -125,6 +127,13 @@ export class GatewayFunction extends Construct {
         externalModules: [],
         metafile: true,
         banner: ESM_REQUIRE_BANNER,
+        ...(props.afterBundling && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: props.afterBundling,
+          },
+        }),
       },
     });
     if (props.callsDana) defaults.dana.secret.grantRead(this.role);

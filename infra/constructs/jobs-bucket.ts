@@ -1,4 +1,4 @@
-import { CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,6 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
 import type { BucketLifecycle } from '../config';
+import type { DataEncryption } from './data-encryption';
 
 /** Where uploads land (one job per object version) and where their reports are written. */
 export const UPLOADS_PREFIX = 'uploads/';
@@ -15,9 +16,10 @@ export const REPORTS_PREFIX = 'reports/';
  * House defaults for every bucket: no public access whatever an ACL or policy says, TLS only, encrypted with
  * S3-managed keys, kept when the stack is deleted (and never emptied by it).
  *
- * SSE-S3 rather than KMS: server access log buckets must use SSE-S3 anyway; every uploader (people and systems
- * outside this stack) would otherwise need grants on a key too; and who may read an object is already decided by
- * IAM and this bucket's policy. The adapter can ask for SSE-KMS per object (BUCKET_SSE) if that ever changes.
+ * SSE-S3 by default: server access log buckets must use SSE-S3 anyway; every uploader (people and systems outside
+ * this stack) would otherwise need grants on a key too; and who may read an object is already decided by IAM and
+ * this bucket's policy. With `encryption: "customer-managed"` the jobs bucket uses the gateway's key instead (and
+ * the key's policy lets uploaders and readers use it through S3: see DataEncryption and docs/SECURITY.md).
  */
 const BUCKET_DEFAULTS = {
   blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -35,6 +37,13 @@ export interface JobsBucketProps {
   lifecycle: BucketLifecycle;
   /** Retention of the log group of CDK's notification handler (it runs on deploys only). */
   logRetention: logs.RetentionDays;
+  /** `encryption: "customer-managed"`: the bucket's default encryption is SSE-KMS with this key. */
+  encryption?: DataEncryption;
+  /**
+   * `uploaders` of the configuration: when set, the bucket policy denies s3:PutObject under `uploads/` to every
+   * principal but these (and the gateway's own roles given grantUpload).
+   */
+  uploaders?: readonly string[];
 }
 
 /**
@@ -48,6 +57,10 @@ export class JobsBucket extends Construct {
   private readonly props: JobsBucketProps;
   /** The role of CDK's notification handler; see scopeNotificationsHandler. */
   private readonly notificationsHandlerRole: iam.Role;
+  /** The gateway's roles that put uploads (grantUpload): let through the `uploaders` restriction. */
+  private readonly uploadRoles: string[] = [];
+  /** The origins of the one CORS rule (allowBrowserOrigins), read at synth. */
+  private readonly browserOrigins: string[] = [];
 
   constructor(scope: Construct, id: string, props: JobsBucketProps) {
     super(scope, id);
@@ -89,8 +102,12 @@ export class JobsBucket extends Construct {
       noncurrentVersionExpiration: Duration.days(lifecycle.noncurrentVersionsDays),
       abortIncompleteMultipartUploadAfter: Duration.days(lifecycle.incompleteMultipartUploadDays),
     });
+    const key = props.encryption?.key;
     this.bucket = new s3.Bucket(this, 'Bucket', {
       ...BUCKET_DEFAULTS,
+      // Server access logs must stay SSE-S3; the data bucket may use the customer-managed key (with an S3 Bucket
+      // Key, so KMS is asked once per bucket key, not per object).
+      ...(key && { encryption: s3.BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true }),
       versioned: true,
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: 'jobs-bucket/',
@@ -107,6 +124,77 @@ export class JobsBucket extends Construct {
         { mutable: false },
       ),
     });
+    this.restrictUploads(props.uploaders ?? []);
+    this.letPeopleUseTheKey(props);
+  }
+
+  /**
+   * With `uploaders`: nobody else puts objects under `uploads/` (an explicit deny, which no IAM policy of the
+   * account overrides). `aws:PrincipalArn` is the role's ARN for its sessions, so roles are named, not sessions.
+   */
+  private restrictUploads(uploaders: readonly string[]): void {
+    if (uploaders.length === 0) return;
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyUploadersPutUploads',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
+        conditions: {
+          ArnNotLike: {
+            'aws:PrincipalArn': Lazy.list({ produce: () => [...uploaders, ...this.uploadRoles] }),
+          },
+        },
+      }),
+    );
+  }
+
+  /**
+   * With a key the stack created: the people and systems outside the stack that put uploads (the `uploaders`, or
+   * any principal IAM allows when none are named) and read reports (any principal IAM and this bucket allow)
+   * use it through S3 only. The gateway's roles get theirs with each grant below.
+   */
+  private letPeopleUseTheKey(props: JobsBucketProps): void {
+    const encryption = props.encryption;
+    if (!encryption) return;
+    encryption.grantAccount('s3', 'read-write', props.uploaders ?? []);
+    if ((props.uploaders ?? []).length > 0) encryption.grantAccount('s3', 'read');
+  }
+
+  /**
+   * For a gateway role that puts uploads (e.g. one that signs upload forms): s3:PutObject on `uploads/*`, the key
+   * through S3, and a place among the `uploaders` the bucket policy lets through.
+   */
+  grantUpload(grantee: iam.Role): void {
+    this.grantOnPrefix(grantee, UPLOADS_PREFIX, ['s3:PutObject'], 'puts an upload');
+    this.props.encryption?.grant(grantee, 's3', 'read-write');
+    this.uploadRoles.push(grantee.roleArn);
+  }
+
+  /** s3:GetObject on `reports/*`: for a role that signs report links (GET /jobs/{jobId}/report). */
+  grantReadReports(grantee: iam.Role): void {
+    this.grantOnPrefix(grantee, REPORTS_PREFIX, ['s3:GetObject'], 'signs links that read a report');
+    this.props.encryption?.grant(grantee, 's3', 'read');
+  }
+
+  /**
+   * CORS for the operator console (its own origin when enabled, and `console.allowedOrigins`): a browser on one of
+   * these origins may post the presigned upload forms and follow the presigned report links; no other origin, and
+   * none at all by default. Each call adds its origins to the one rule.
+   */
+  allowBrowserOrigins(origins: readonly string[]): void {
+    if (origins.length === 0) return;
+    const first = this.browserOrigins.length === 0;
+    this.browserOrigins.push(...origins.filter((o) => !this.browserOrigins.includes(o)));
+    if (!first) return;
+    this.bucket.addCorsRule({
+      allowedOrigins: Lazy.list({ produce: () => [...this.browserOrigins] }),
+      allowedMethods: [s3.HttpMethods.POST, s3.HttpMethods.GET],
+      allowedHeaders: ['*'],
+      exposedHeaders: ['ETag'],
+      maxAge: 600,
+    });
   }
 
   /** Invokes `fn` for every object created under `uploads/`. */
@@ -120,6 +208,7 @@ export class JobsBucket extends Construct {
   /** s3:GetObject and s3:GetObjectVersion (an upload is read at the version its event names) on `uploads/*`. */
   grantReadUploads(grantee: iam.Role): void {
     this.grantOnPrefix(grantee, UPLOADS_PREFIX, ['s3:GetObject', 's3:GetObjectVersion'], 'reads an upload');
+    this.props.encryption?.grant(grantee, 's3', 'read');
   }
 
   /** s3:PutObject (single and multipart) and s3:AbortMultipartUpload on `reports/*`. */
@@ -130,6 +219,8 @@ export class JobsBucket extends Construct {
       ['s3:PutObject', 's3:AbortMultipartUpload'],
       'writes a report',
     );
+    // A multipart upload decrypts its parts' data keys too.
+    this.props.encryption?.grant(grantee, 's3', 'read-write');
   }
 
   private grantOnPrefix(grantee: iam.Role, prefix: string, actions: string[], what: string): void {

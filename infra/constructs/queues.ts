@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
@@ -9,12 +10,18 @@ const QUEUE_DEFAULTS = {
   enforceSSL: true,
 } as const;
 
+/** The defaults, with a customer-managed key when one is given (`encryption: "customer-managed"`). */
+export const queueDefaults = (key: kms.IKey | undefined) =>
+  key ? { ...QUEUE_DEFAULTS, encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key } : QUEUE_DEFAULTS;
+
 export interface DeadLetterQueueProps {
   /** What lands here, for the alarm's text: "scheduled list starts that did not run". */
   holds: string;
   /** What the operator should do when the alarm fires. */
   runbook: string;
   alarmAction?: cloudwatch.IAlarmAction;
+  /** A customer-managed key (infra/constructs/data-encryption.ts); SQS-managed encryption without. */
+  encryptionKey?: kms.IKey;
 }
 
 /** A dead-letter queue and its "not empty" alarm. Anything in it is work that did not happen. */
@@ -24,7 +31,10 @@ export class DeadLetterQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
     super(scope, id);
-    this.queue = new sqs.Queue(this, 'Queue', { ...QUEUE_DEFAULTS, retentionPeriod: Duration.days(14) });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      ...queueDefaults(props.encryptionKey),
+      retentionPeriod: Duration.days(14),
+    });
     this.notEmptyAlarm = new cloudwatch.Alarm(this, 'NotEmptyAlarm', {
       alarmDescription: `Dead-letter queue not empty: it holds ${props.holds}. ${props.runbook}`,
       metric: this.queue.metricApproximateNumberOfMessagesVisible({
@@ -51,6 +61,8 @@ export interface WorkQueueProps {
   deadLetterRunbook: string;
   backlogRunbook: string;
   alarmAction?: cloudwatch.IAlarmAction;
+  /** For the queue and its dead-letter queue; see DeadLetterQueueProps. */
+  encryptionKey?: kms.IKey;
 }
 
 /** A work queue with its dead-letter queue, redrive policy and alarms (dead letters, age of the oldest message). */
@@ -65,9 +77,10 @@ export class WorkQueue extends Construct {
       holds: `${props.holds} that failed ${props.maxReceiveCount} times`,
       runbook: props.deadLetterRunbook,
       alarmAction: props.alarmAction,
+      encryptionKey: props.encryptionKey,
     });
     this.queue = new sqs.Queue(this, 'Queue', {
-      ...QUEUE_DEFAULTS,
+      ...queueDefaults(props.encryptionKey),
       // SQS's maximum: a large job at a low rate limit, or a long DANAConnect outage, may keep chunks waiting for
       // days, and a chunk that expires would leave its rows without an outcome. (A standard queue's message keeps
       // its first enqueue time in the dead-letter queue, so both queues hold a message 14 days from its send.)

@@ -11,7 +11,7 @@
  * (infra/constructs/batch-pipeline.ts).
  */
 
-export type AwsService = 'dynamodb' | 'sqs' | 's3' | 'secretsmanager';
+export type AwsService = 'dynamodb' | 'sqs' | 's3' | 'secretsmanager' | 'eventbridge' | 'scheduler';
 
 interface ServiceTimeouts {
   connectionTimeout: number;
@@ -26,6 +26,10 @@ export const AWS_CLIENT_TIMEOUTS: Record<AwsService, ServiceTimeouts> = {
   // Idle time between bytes of a streamed object or a 5 MiB part.
   s3: { connectionTimeout: 1_000, requestTimeout: 10_000, maxAttempts: 3 },
   secretsmanager: { connectionTimeout: 1_000, requestTimeout: 2_000, maxAttempts: 2 },
+  // One small PutEvents per finished job.
+  eventbridge: { connectionTimeout: 1_000, requestTimeout: 2_000, maxAttempts: 3 },
+  // The schedules API: one small control-plane call per request (a list reads each schedule).
+  scheduler: { connectionTimeout: 1_000, requestTimeout: 3_000, maxAttempts: 3 },
 };
 
 /** The constructor options of a service's client (merge a test's endpoint and credentials over them). */

@@ -3,7 +3,7 @@
  *
  * | item          | pk            | sk                         | attributes                                                   |
  * |---------------|---------------|----------------------------|--------------------------------------------------------------|
- * | job           | `job#<jobId>` | `job`                      | source, operation (JSON), name, state, total, started, rejected, failed, settled, startedAt, finishedAt, rev, reportedRev, reportOwner, reportUntil |
+ * | job           | `job#<jobId>` | `job`                      | source, operation (JSON), name, owner, uploadKey, alias, listPk, listSk (./dynamo-job-list.ts), state, total, started, rejected, failed, settled, startedAt, finishedAt, rev, reportedRev, reportOwner, reportUntil, eventPublished |
  * | chunk         | `job#<jobId>` | `chunk#<index>`            | state (claimed/released/done/dead_lettered), owner, claimedUntil (epoch ms), outcomes (JSON), rev |
  * | rejected rows | `job#<jobId>` | `rejected#<firstRow, 10 digits>` | outcomes (JSON, up to 100 rows)                        |
  *
@@ -34,15 +34,19 @@ import {
   claimOfHeldChunk,
   countsDelta,
   type ChunkClaim,
+  type JobListPage,
+  type JobListQuery,
   type JobOperation,
   type JobSource,
   type JobState,
   type JobStore,
+  type NewJob,
   type JobSummary,
   type RowOutcome,
 } from '../core/jobs';
 import { policyDelay, retryLoop } from '../core/retry';
 import { AWS_WRITE_RETRY, withAwsRetries } from './aws-retry';
+import { getJobItems, listedFields, listFromIndex, listingAttributes } from './dynamo-job-list';
 
 export const DEFAULT_TTL_DAYS = 30;
 /** Rejected rows per item: about 20 KB, far below DynamoDB's 400 KB. */
@@ -66,7 +70,8 @@ const N = (value: number): AttributeValue => ({ N: String(value) });
 const num = (value: AttributeValue | undefined) => (value?.N === undefined ? 0 : Number(value.N));
 const str = (value: AttributeValue | undefined) => value?.S;
 
-const jobPk = (jobId: string) => `job#${jobId}`;
+/** The partition key of every item of a job (infra/constructs/table-access.ts grants by its prefix). */
+export const jobPk = (jobId: string) => `job#${jobId}`;
 const JOB_SK = 'job';
 /** `<jobId>#000000012` -> `chunk#000000012`, so chunk items sort in chunk order. */
 const chunkSk = (jobId: string, chunkId: string) =>
@@ -90,6 +95,8 @@ function jobSummaryOfItem(jobId: string, item: Item): JobSummary {
     ...(finishedAt !== undefined && { finishedAt }),
     rev: num(item.rev),
     ...(item.reportedRev !== undefined && { reportedRev: num(item.reportedRev) }),
+    ...listedFields(item),
+    ...(item.eventPublished?.BOOL === true && { eventPublished: true }),
   };
 }
 
@@ -130,12 +137,8 @@ export class DynamoJobStore implements JobStore {
     return answer.Item;
   }
 
-  async createJob(job: {
-    jobId: string;
-    source: JobSource;
-    operation: JobOperation;
-    name: string;
-  }): Promise<JobState | 'created'> {
+  async createJob(job: NewJob): Promise<JobState | 'created'> {
+    const startedAt = new Date(this.now()).toISOString();
     try {
       await this.client.send(
         new PutItemCommand({
@@ -151,8 +154,9 @@ export class DynamoJobStore implements JobStore {
             rejected: N(0),
             failed: N(0),
             settled: N(0),
-            startedAt: S(new Date(this.now()).toISOString()),
+            startedAt: S(startedAt),
             expiresAt: this.expiresAt(),
+            ...listingAttributes(job, startedAt),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -472,9 +476,40 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
+  async markEventPublished(jobId: string): Promise<void> {
+    // Conditional, so an expired job is not brought back as a stub item.
+    await withAwsRetries(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(jobId, JOB_SK),
+          UpdateExpression: 'SET #published = :true',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#published': 'eventPublished' },
+          ExpressionAttributeValues: { ':true': { BOOL: true } },
+        }),
+      ),
+    );
+  }
+
   async getJob(jobId: string): Promise<JobSummary | undefined> {
     const item = await this.get(jobId, JOB_SK);
     return item && jobSummaryOfItem(jobId, item);
+  }
+
+  /** Through the owners' index (./dynamo-job-list.ts): a Query per owner and one BatchGetItem, never a scan. */
+  async listJobs(query: JobListQuery): Promise<JobListPage> {
+    const page = await listFromIndex(this.client, this.table, query);
+    const items = await getJobItems(
+      this.client,
+      this.table,
+      page.jobIds.map((id) => this.key(id, JOB_SK)),
+    );
+    const jobs = page.jobIds.flatMap((jobId) => {
+      const item = items.get(jobPk(jobId));
+      return item ? [jobSummaryOfItem(jobId, item)] : []; // expired between the index and the read
+    });
+    return { jobs, ...(page.lastPosition !== undefined && { lastPosition: page.lastPosition }) };
   }
 
   private async requireJob(jobId: string): Promise<JobSummary> {

@@ -22,6 +22,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ConfigurationError } from '../core/errors';
 import { awsClientConfig } from './aws-clients';
+import type { AliasStore } from '../core/aliases';
 import type { IdempotencyStore } from '../core/idempotency';
 import type { ChunkQueue, JobStore, ObjectStore } from '../core/jobs';
 import { maxWaitFromEnv, rateFromEnv, type RateLimiter } from '../core/pacing';
@@ -46,6 +47,8 @@ export interface LocalJobDeps {
   limiter?: RateLimiter;
   /** The Idempotency-Key records of the async HTTP routes (MemoryIdempotencyStore). */
   idempotency?: IdempotencyStore;
+  /** Conversation aliases (MemoryAliasStore), in the same process as the jobs (./alias-deps.ts). */
+  aliases?: AliasStore;
 }
 
 /** SDK clients to use instead of new ones (tests point them at moto). */
@@ -79,6 +82,9 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 }
 
 const installed = () => holder[LOCAL_KEY];
+
+/** The twins a local run installed, if any (for factories kept in their own modules, e.g. ./alias-deps.ts). */
+export const installedLocalJobDeps = installed;
 
 /*
  * One factory per part, each returning a getter that builds the part on first use: a function imports only the

@@ -7,13 +7,16 @@ import {
   claimOfHeldChunk,
   countsDelta,
   type ChunkClaim,
-  type JobOperation,
-  type JobSource,
+  listPosition,
+  type JobListPage,
+  type JobListQuery,
   type JobState,
   type JobStore,
+  type NewJob,
   type JobSummary,
   type RowOutcome,
 } from '../core/jobs';
+import { SHARED_OWNER } from '../core/job-access';
 
 type ChunkState = 'claimed' | 'released' | 'done' | 'dead_lettered';
 
@@ -50,12 +53,7 @@ export class MemoryJobStore implements JobStore {
     return chunks;
   }
 
-  async createJob(job: {
-    jobId: string;
-    source: JobSource;
-    operation: JobOperation;
-    name: string;
-  }): Promise<JobState | 'created'> {
+  async createJob(job: NewJob): Promise<JobState | 'created'> {
     const existing = this.jobs.get(job.jobId);
     if (existing) return existing.summary.state;
     this.jobs.set(job.jobId, {
@@ -154,6 +152,10 @@ export class MemoryJobStore implements JobStore {
     if (reportedRev !== undefined) entry.summary.reportedRev = reportedRev;
   }
 
+  async markEventPublished(jobId: string): Promise<void> {
+    this.entry(jobId).summary.eventPublished = true;
+  }
+
   async markDone(jobId: string): Promise<boolean> {
     const { summary } = this.entry(jobId);
     const complete = summary.started + summary.rejected + summary.failed === summary.total;
@@ -166,6 +168,22 @@ export class MemoryJobStore implements JobStore {
   async getJob(jobId: string): Promise<JobSummary | undefined> {
     const entry = this.jobs.get(jobId);
     return entry && { ...entry.summary, operation: { ...entry.summary.operation } };
+  }
+
+  async listJobs(query: JobListQuery): Promise<JobListPage> {
+    const owners = new Set(query.owners);
+    const listed = [...this.jobs.values()]
+      .map(({ summary }) => summary)
+      .filter((job) => owners.has(job.owner ?? SHARED_OWNER))
+      .filter((job) => query.before === undefined || listPosition(job) < query.before)
+      .sort((a, b) => (listPosition(a) < listPosition(b) ? 1 : -1));
+    const page = listed.filter((job) => query.state === undefined || job.state === query.state);
+    const jobs = page.slice(0, query.limit);
+    const more = page.length > query.limit;
+    return {
+      jobs: jobs.map((job) => ({ ...job, operation: { ...job.operation } })),
+      ...(more && { lastPosition: listPosition(jobs[jobs.length - 1]!) }),
+    };
   }
 
   async *outcomes(jobId: string): AsyncIterable<RowOutcome> {

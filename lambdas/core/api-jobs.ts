@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { jobIdForKey, type IdempotencyStore, type IdempotentRequest } from './idempotency';
-import type { ChunkQueue, JobOperation, JobStore, JobSummary, RowOutcome } from './jobs';
+import type { ChunkMessage, ChunkQueue, JobOperation, JobStore, JobSummary, RowOutcome } from './jobs';
 import { hasAllOutcomes } from './reports';
 import { chunkId } from './upload/chunker';
 import type { DanaRecord } from './validation';
@@ -22,6 +22,8 @@ export interface ApiJobRequest {
   operation: JobOperation;
   /** 1..10 records; `batch` takes them all in one call, `data`/`project` exactly one. */
   records: DanaRecord[];
+  /** The alias the request named the conversation by, shown in the jobs list. */
+  alias?: string;
 }
 
 /** A new job id: random, 32 lowercase hex digits. */
@@ -39,18 +41,19 @@ export interface ApiJobDeps {
 /**
  * Submits a request's job: a new one, or, with an `Idempotency-Key` (`idempotent`), the job the key already
  * stands for (see ./idempotency.ts; a key reused for another body throws the 422 before anything is created).
- * Returns the job as it stands.
+ * Returns the job as it stands. `owner`: the caller it belongs to (./job-access.ts), who alone reads it.
  */
 export async function submitApiJob(
   deps: ApiJobDeps,
   route: string,
   request: ApiJobRequest,
   idempotent?: IdempotentRequest,
+  owner?: string,
 ): Promise<JobSummary> {
-  if (idempotent === undefined) return startApiJob(deps, route, request, newApiJobId());
+  if (idempotent === undefined) return startApiJob(deps, route, request, newApiJobId(), owner);
   if (!deps.idempotency) throw new Error('an Idempotency-Key needs an idempotency store');
   const { jobId } = await jobIdForKey(deps.idempotency, idempotent, newApiJobId);
-  return startApiJob(deps, route, request, jobId);
+  return startApiJob(deps, route, request, jobId, owner);
 }
 
 /**
@@ -64,27 +67,41 @@ export async function startApiJob(
   route: string,
   request: ApiJobRequest,
   jobId: string,
+  owner?: string,
 ): Promise<JobSummary> {
-  const { operation, records } = request;
-  const state = await deps.jobs.createJob({ jobId, source: 'api', operation, name: route });
+  const { operation, records, alias } = request;
+  const state = await deps.jobs.createJob({
+    jobId,
+    source: 'api',
+    operation,
+    name: route,
+    ...(owner !== undefined && { owner }),
+    ...(alias !== undefined && { alias }),
+  });
+  const chunk: ChunkMessage = {
+    jobId,
+    chunkId: chunkId(jobId, 0),
+    operation,
+    rows: records.map((record, index) => ({ row: index + 1, record })),
+  };
   let job: JobSummary | undefined;
+  let ingested = false;
   if (state === 'created' || state === 'ingesting') {
-    await deps.queue.sendChunks([
-      {
-        jobId,
-        chunkId: chunkId(jobId, 0),
-        operation,
-        rows: records.map((record, index) => ({ row: index + 1, record })),
-      },
-    ]);
+    await deps.queue.sendChunks([chunk]);
     job = await deps.jobs.finishIngest(jobId, { total: records.length, rejected: 0 });
+    ingested = true;
   } else {
     job = await deps.jobs.getJob(jobId);
     if (!job) throw new Error(`job ${jobId} was reported to exist but cannot be read`);
   }
   // The worker finished before the ingest did (or an earlier attempt stopped right here): nobody else will
-  // move the job to done. API jobs have no report, so this is all there is to do.
-  if (job.state === 'running' && hasAllOutcomes(job) && (await deps.jobs.markDone(jobId))) {
+  // move the job to done. When this call ended the ingest, the chunk goes on the queue once more first: the
+  // worker finds it done and settles the job (done, then its Job Finished event) with the queue's redeliveries
+  // behind it, so a crash here loses no event. (A retry finding it so was left by a settle that stopped, whose
+  // own redelivery announces it.)
+  if (job.state === 'running' && hasAllOutcomes(job)) {
+    if (ingested) await deps.queue.sendChunks([chunk]);
+    await deps.jobs.markDone(jobId); // false when the worker was quicker: either way it is done now
     job = (await deps.jobs.getJob(jobId)) ?? job;
   }
   return job;

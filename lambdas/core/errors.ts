@@ -94,6 +94,8 @@ export const GATEWAY_ERRORS = {
   FORBIDDEN: { idError: 9403, status: 403, description: 'Not allowed' },
   NOT_FOUND: { idError: 9404, status: 404, description: 'No such resource' },
   METHOD_NOT_ALLOWED: { idError: 9405, status: 405, description: 'Method not allowed' },
+  /** Creating what already exists (POST /schedules with a taken name). */
+  CONFLICT: { idError: 9409, status: 409, description: 'Already exists' },
   PAYLOAD_TOO_LARGE: { idError: 9413, status: 413, description: 'Body too large' },
   UNSUPPORTED_MEDIA_TYPE: {
     idError: 9415,

@@ -14,10 +14,18 @@ import type {
   ObjectStore,
   RowOutcome,
 } from './jobs';
+import type { JobEventDeps } from './job-events';
 import { settleJob, writeRejectedUpload } from './reports';
 import { Chunker, MAX_CHUNK_BYTES } from './upload/chunker';
 import { parseUploadBatches } from './upload/index';
-import { parseUploadKey, uploadJobId } from './upload/key';
+import { parseUploadKey, uploadJobId, type UploadKey } from './upload/key';
+import {
+  resolveConversation,
+  UnknownAliasError,
+  type AliasStore,
+  type ResolvedConversation,
+} from './aliases';
+import { DEFAULT_UPLOAD_LIMITS, uploadLimitProblem, type UploadLimits } from './upload/limits';
 import type { UploadRow } from './upload/rows';
 
 export { decodeS3Key, parseUploadKey, uploadJobId, type UploadKey } from './upload/key';
@@ -33,8 +41,14 @@ export interface IngestDeps {
   jobs: JobStore;
   queue: ChunkQueue;
   bucket: ObjectStore;
+  /** Where a job's Job Finished event goes (./job-events.ts); without it, none is published. */
+  events?: JobEventDeps;
+  /** Resolves an alias in the key (`uploads/newsletter/…`); without it, such a key is rejected as a whole. */
+  aliases?: Pick<AliasStore, 'get'>;
   now?: () => Date;
   maxInFlight?: number;
+  /** `batch.maxUploadBytes` and `batch.maxRowsPerUpload` (./upload/limits.ts); DEFAULT_UPLOAD_LIMITS without. */
+  limits?: UploadLimits;
 }
 
 /** The object an S3 event (or the local folder watcher) named. `key` is decoded (see decodeS3Key). */
@@ -43,6 +57,8 @@ export interface UploadObject {
   key: string;
   versionId?: string;
   etag?: string;
+  /** In bytes, when known (an S3 event carries it): a file over the limit is then rejected without a read. */
+  size?: number;
 }
 
 /** The ingest's answer: the job as it stands, or, for a file that could not be read at all, why. */
@@ -148,6 +164,24 @@ async function sendRows(
   return { total, rejected: rejectedCount };
 }
 
+/**
+ * The conversation an upload key names: its id, or its alias resolved now (a re-upload after a reactivation
+ * follows the new id). An unknown alias is a whole-file rejection naming it; nothing is queued.
+ */
+async function uploadConversation(
+  deps: IngestDeps,
+  key: Extract<UploadKey, { kind: 'upload' }>,
+): Promise<ResolvedConversation | { reason: string }> {
+  if (key.alias === undefined) return { conversationId: key.conversationId! };
+  if (!deps.aliases) return { reason: `conversationId: aliases are not available here ("${key.alias}")` };
+  try {
+    return await resolveConversation(key.alias, deps.aliases);
+  } catch (error) {
+    if (error instanceof UnknownAliasError) return { reason: error.message };
+    throw error;
+  }
+}
+
 export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Promise<IngestResult> {
   const now = deps.now ?? (() => new Date());
   const key = parseUploadKey(upload.key);
@@ -160,7 +194,18 @@ export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Prom
   };
   if (key.kind === 'rejected') return rejectFile(key.segment, key.name, key.reason);
 
-  const bytes = await deps.bucket.read(upload.key, upload.versionId ? { versionId: upload.versionId } : {});
+  const readOptions = upload.versionId ? { versionId: upload.versionId } : {};
+  // Before any job or chunk exists: a file beyond a limit is rejected whole.
+  const limits = deps.limits ?? DEFAULT_UPLOAD_LIMITS;
+  const overLimit = await uploadLimitProblem(key.format, upload.size, limits, () =>
+    deps.bucket.read(upload.key, readOptions),
+  );
+  if (overLimit) return rejectFile(key.segment, key.name, overLimit);
+
+  const conversation = await uploadConversation(deps, key);
+  if ('reason' in conversation) return rejectFile(key.segment, key.name, conversation.reason);
+
+  const bytes = await deps.bucket.read(upload.key, readOptions);
   const batches = parseUploadBatches(key.format, bytes);
   const tasks = new BoundedTasks(deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
   try {
@@ -176,8 +221,16 @@ export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Prom
     }
 
     const jobId = uploadJobId(upload);
-    const operation: JobOperation = { kind: 'batch', conversationId: key.conversationId };
-    const state = await deps.jobs.createJob({ jobId, source: 'upload', operation, name: key.name });
+    const operation: JobOperation = { kind: 'batch', conversationId: conversation.conversationId };
+    const alias = conversation.alias === undefined ? {} : { alias: conversation.alias };
+    const state = await deps.jobs.createJob({
+      jobId,
+      source: 'upload',
+      operation,
+      name: key.name,
+      uploadKey: upload.key,
+      ...alias,
+    });
     if (state === 'running' || state === 'done') return await existingJob(deps, jobId);
 
     const { total, rejected } = await sendRows(deps, tasks, jobId, operation, batches, next);

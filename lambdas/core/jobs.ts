@@ -49,6 +49,12 @@ export interface JobSummary {
   operation: JobOperation;
   /** For uploads: the report name (the upload's file name) and its conversation. */
   name: string;
+  /** Who made it (an API caller, ./job-access.ts); absent for uploads, which belong to no API caller. */
+  owner?: string;
+  /** For uploads: the object's key (`uploads/1001/…/march.csv`). */
+  uploadKey?: string;
+  /** The alias the conversation was named by, when it was. */
+  alias?: string;
   state: JobState;
   total: number;
   started: number;
@@ -60,7 +66,42 @@ export interface JobSummary {
   rev?: number;
   /** The `rev` of the last report written in full (absent: none yet). */
   reportedRev?: number;
+  /** The Job Finished event was accepted by the bus (./job-events.ts); until then every settle publishes it. */
+  eventPublished?: boolean;
 }
+
+/** What createJob records; `owner`, `uploadKey` and `alias` are fixed for the job's life. */
+export interface NewJob {
+  jobId: string;
+  source: JobSource;
+  operation: JobOperation;
+  name: string;
+  owner?: string;
+  uploadKey?: string;
+  alias?: string;
+}
+
+/**
+ * One page of a jobs list. Jobs sort by their position, `<startedAt>#<jobId>` (ISO instants sort as text; the id
+ * breaks ties), newest first; `before` continues after the last position examined. A store reads at most
+ * `budget` index entries per call, so a rare `state` may give a short (even empty) page with `lastPosition`.
+ */
+export interface JobListQuery {
+  owners: readonly string[];
+  limit: number;
+  state?: JobState;
+  before?: string;
+  budget?: number;
+}
+
+export interface JobListPage {
+  jobs: JobSummary[];
+  /** Where the next page starts (exclusive); absent when nothing older is left. */
+  lastPosition?: string;
+}
+
+/** A job's place in its owner's list. */
+export const listPosition = (job: Pick<JobSummary, 'startedAt' | 'jobId'>) => `${job.startedAt}#${job.jobId}`;
 
 /** The queue of chunks. `sendChunks` must not drop anything: entries the queue refuses are retried or thrown. */
 export interface ChunkQueue {
@@ -97,12 +138,7 @@ export interface JobStore {
    * it is `ingesting` (a retried or duplicate ingest: chunk ids are deterministic, so re-sending is harmless)
    * and stops when it is `running` or `done`.
    */
-  createJob(job: {
-    jobId: string;
-    source: JobSource;
-    operation: JobOperation;
-    name: string;
-  }): Promise<JobState | 'created'>;
+  createJob(job: NewJob): Promise<JobState | 'created'>;
   /** Final outcomes the ingest decided itself (rejected rows). Idempotent per row number. */
   recordRejected(jobId: string, outcomes: RowOutcome[]): Promise<void>;
   /** The ingest is over: `total` rows, `rejected` of them rejected. Returns the job as it now stands. */
@@ -130,12 +166,19 @@ export interface JobStore {
   markDone(jobId: string): Promise<boolean>;
   getJob(jobId: string): Promise<JobSummary | undefined>;
   /**
+   * Jobs of the given owners (SHARED_OWNER for uploads), newest first, never a scan: see JobListQuery. Every job
+   * is listed until it expires.
+   */
+  listJobs(query: JobListQuery): Promise<JobListPage>;
+  /**
    * The right to write a done job's report, for `leaseMs`: the job as it stands, or undefined when the job is not
    * done or another writer's lease still runs (that writer checks for newer outcomes before it lets go).
    */
   takeReportLease(jobId: string, owner: string, leaseMs: number): Promise<JobSummary | undefined>;
   /** Ends `owner`'s lease; with `reportedRev`, recording that the report now reflects that revision. */
   releaseReportLease(jobId: string, owner: string, reportedRev?: number): Promise<void>;
+  /** Records that the job's Job Finished event was published (the outbox flag; idempotent). */
+  markEventPublished(jobId: string): Promise<void>;
   /**
    * Every row outcome of the job, in row order, each row once. Streams: rejected rows and chunk outcomes are
    * merged on the fly, which relies on chunks being numbered in row order (chunk ids are cut in file order).

@@ -7,6 +7,7 @@
  * `row,status,idResult,error`. Streamed from the job store, so a million-row report never sits in memory.
  */
 import { randomUUID } from 'node:crypto';
+import { announceJobFinished, type JobEventDeps } from './job-events';
 import type { JobStore, JobSummary, ObjectStore, RowOutcome } from './jobs';
 
 export const REPORT_COLUMNS = ['row', 'status', 'idResult', 'error'] as const;
@@ -28,6 +29,10 @@ export function reportKeys(segment: string, name: string): ReportKeys {
 /** The summary object, as written to `{name}.summary.json`. */
 export interface ReportSummary {
   jobId?: string;
+  /** The conversation the rows were started in (resolved from the alias when the key named one). */
+  conversationId?: number;
+  /** The alias the upload key named, when it named one (`uploads/newsletter/…`). */
+  alias?: string;
   total: number;
   started: number;
   rejected: number;
@@ -67,6 +72,8 @@ export async function* reportCsv(outcomes: AsyncIterable<RowOutcome>): AsyncGene
 /** Where an upload job's reports go; undefined for jobs that came through the async API (read via GET /jobs). */
 export function reportSegment(job: JobSummary): string | undefined {
   if (job.source !== 'upload') return undefined;
+  // An upload under an alias reports beside it (`reports/newsletter/…`), whatever id the alias held.
+  if (job.alias !== undefined) return job.alias;
   return job.operation.kind === 'project'
     ? `project-${job.operation.projectId}`
     : String(job.operation.conversationId);
@@ -76,6 +83,8 @@ export function reportSegment(job: JobSummary): string | undefined {
 export function reportSummary(job: JobSummary): ReportSummary {
   return {
     jobId: job.jobId,
+    ...(job.operation.kind !== 'project' && { conversationId: job.operation.conversationId }),
+    ...(job.alias !== undefined && { alias: job.alias }),
     total: job.total,
     started: job.started,
     rejected: job.rejected,
@@ -154,11 +163,12 @@ export async function publishReport(
 /**
  * Called after anything that may have given a job its last outcome (a completed chunk, the end of the ingest, a
  * duplicate delivery): moves a job with every outcome to `done` (once, whoever else races for it), and writes an
- * upload job's reports if they do not reflect its outcomes yet. Safe to repeat: a crash anywhere in here is
- * mended by the next delivery. Returns the job as it now stands.
+ * upload job's reports if they do not reflect its outcomes yet, then publishes its Job Finished event unless that
+ * is recorded as done (./job-events.ts). Safe to repeat: a crash anywhere in here is mended by the next delivery.
+ * Returns the job as it now stands.
  */
 export async function settleJob(
-  deps: { jobs: JobStore; bucket: ObjectStore },
+  deps: { jobs: JobStore; bucket: ObjectStore; events?: JobEventDeps },
   job: JobSummary,
   leaseMs: number = DEFAULT_REPORT_LEASE_MS,
 ): Promise<JobSummary> {
@@ -172,6 +182,8 @@ export async function settleJob(
       current = (await deps.jobs.getJob(current.jobId)) ?? current;
     }
   }
+  // After the report: an upload's event names report objects that must exist when a consumer reads them.
+  if (await announceJobFinished(deps, current)) current = { ...current, eventPublished: true };
   return current;
 }
 

@@ -2,7 +2,7 @@
  * The one validator. HTTP handlers, the async route and the upload ingest all call these functions, so a row in
  * a CSV and a body on an HTTP request are checked by the same rules and get the same reasons.
  *
- * Rules (see README "Input rules"):
+ * Rules (see docs/API.md#input-rules):
  * - ids (`conversationId`, `projectId`, `recordUID`): decimal integers 1..2147483647, digits only, no leading zero.
  * - `danaparam`: 1..512 characters of `A-Z a-z 0-9 - _ . ~ =`, not made of dots only.
  * - field codes: 1..64 characters of `A-Z a-z 0-9 _ -`, case kept.
@@ -86,8 +86,15 @@ export function isFieldCode(code: string): boolean {
   return true;
 }
 
-function fieldCodeReason(code: string): string {
-  return `field code ${JSON.stringify(code.slice(0, 80))} must be 1 to ${MAX_FIELD_CODE_LENGTH} letters, digits, _ or -`;
+/**
+ * An invalid field code is described by where it is and how long it is, never quoted: in a JSONL row or a
+ * `fields` list the "code" can be a contact's email address, and reasons end up in reports and job answers.
+ */
+function fieldCodeReason(position: number, code: string): string {
+  return (
+    `field code number ${position} (${code.length} characters) must be 1 to ${MAX_FIELD_CODE_LENGTH} letters, ` +
+    'digits, _ or -'
+  );
 }
 
 /** One field value as DANAConnect takes it: a string. Returns the reason when the value cannot be one. */
@@ -121,7 +128,7 @@ export function parseRecord(target: string, raw: unknown, rules: RecordRules = {
   let count = 0;
   // Object.keys, not Object.entries: the same fields, without an array per field.
   for (const code of Object.keys(raw)) {
-    if (!isFieldCode(code)) throw new InvalidInputError(target, fieldCodeReason(code));
+    if (!isFieldCode(code)) throw new InvalidInputError(target, fieldCodeReason(count + 1, code));
     const normalized = normalizeValue((raw as Record<string, unknown>)[code]);
     if (typeof normalized !== 'string') throw new InvalidInputError(`${target}.${code}`, normalized.reason);
     // Assigning a field named __proto__ would drop it silently, so that one is defined; defining every field
@@ -163,8 +170,8 @@ export function parseFieldList(raw: unknown): string[] | undefined {
   if (codes.length > MAX_FIELDS_LIST) {
     throw new InvalidInputError('fields', `must list at most ${MAX_FIELDS_LIST} field codes`);
   }
-  for (const code of codes) {
-    if (!isFieldCode(code)) throw new InvalidInputError('fields', fieldCodeReason(code));
+  for (const [index, code] of codes.entries()) {
+    if (!isFieldCode(code)) throw new InvalidInputError('fields', fieldCodeReason(index + 1, code));
   }
   return codes;
 }

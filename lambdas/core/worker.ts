@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { DanaAnswer, DanaClient } from './dana-client';
 import { deadlineAt, type Deadline } from './deadline';
 import { DanaError, errorClass, InvalidInputError } from './errors';
+import type { JobEventDeps } from './job-events';
 import type {
   ChunkClaim,
   ChunkMessage,
@@ -24,9 +25,11 @@ import type {
   RowOutcome,
 } from './jobs';
 import { PacingBusyError, type RateLimiter } from './pacing';
+import { maskPersonalData } from './redaction';
 import { settleJob } from './reports';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from './retry';
-import { MAX_BATCH, parseId, parseRecord } from './validation';
+import { isChunkIdOf } from './upload/chunker';
+import { MAX_BATCH, parseId, parseJobId, parseRecord } from './validation';
 
 /**
  * The worker's DANAConnect client makes one attempt per call: the worker, not the client, decides about retries,
@@ -62,7 +65,7 @@ export const BOOKKEEPING_RESERVE_MS = 10_000;
 export const DEFAULT_CALL_WINDOW_MS = 8_000 + BOOKKEEPING_RESERVE_MS;
 /** SQS refuses a visibility timeout above 12 hours. */
 const MAX_VISIBILITY_MS = 12 * 60 * 60_000;
-/** DANAConnect's descriptions go into reports; keep them to a sane length. */
+/** DANAConnect's descriptions go into reports and job answers; keep them to a sane length. */
 const MAX_REASON_CHARS = 500;
 
 export interface WorkerDeps {
@@ -70,6 +73,8 @@ export interface WorkerDeps {
   jobs: JobStore;
   bucket: ObjectStore;
   limiter: RateLimiter;
+  /** Where a job's Job Finished event goes (./job-events.ts); without it, none is published. */
+  events?: JobEventDeps;
   /** How long a claim may run before it counts as abandoned: longer than the worker can live (its timeout). */
   leaseMs: number;
   /** The queue's maxReceiveCount: on this receive a retryable failure becomes a dead-lettered outcome. */
@@ -113,21 +118,28 @@ type Verdict =
   | { kind: 'final'; error: string }
   | { kind: 'retry'; reason: string; errorClass: string; retryAfterMs?: number };
 
-const truncate = (text: string) =>
-  text.length <= MAX_REASON_CHARS ? text : `${text.slice(0, MAX_REASON_CHARS - 1)}…`;
+/**
+ * A row's reason as it is kept (reports, job answers): DANAConnect's texts may echo a contact's email address or
+ * phone number, masked here before it is cut (a cut could leave half an address unmasked), then cut to length.
+ */
+const reasonOf = (text: string) => {
+  const masked = maskPersonalData(text);
+  return masked.length <= MAX_REASON_CHARS ? masked : `${masked.slice(0, MAX_REASON_CHARS - 1)}…`;
+};
 
 /** The verdict on an error thrown by the call (docs/OUTCOME-RULES.md). */
 export function verdictOn(error: unknown, resendOn5xx: readonly number[] = DEFAULT_RESEND_ON_5XX): Verdict {
-  if (error instanceof InvalidInputError) return { kind: 'final', error: `invalid chunk: ${error.message}` };
+  if (error instanceof InvalidInputError)
+    return { kind: 'final', error: reasonOf(`invalid chunk: ${error.message}`) };
   // Credentials unreadable, a malformed secret: nothing was sent; an operator can fix it before the last receive.
   if (!(error instanceof DanaError)) {
     const name = errorClass(error);
     return { kind: 'retry', reason: `${name} error before sending`, errorClass: name };
   }
-  const unknown = (): Verdict => ({ kind: 'final', error: truncate(`outcome unknown: ${error.message}`) });
+  const unknown = (): Verdict => ({ kind: 'final', error: reasonOf(`outcome unknown: ${error.message}`) });
   switch (error.kind) {
     case 'illegal_argument':
-      return { kind: 'final', error: truncate(`refused by DANAConnect: ${error.message}`) };
+      return { kind: 'final', error: reasonOf(`refused by DANAConnect: ${error.message}`) };
     case 'throttled':
       return {
         kind: 'retry',
@@ -182,7 +194,7 @@ function outcomeOfSlot(row: number, answer: unknown): RowOutcome {
     if (typeof ws === 'object' && ws !== null) {
       const { idError, errorDescription } = ws as { idError?: unknown; errorDescription?: unknown };
       const description = typeof errorDescription === 'string' ? `: ${errorDescription}` : '';
-      return { row, status: 'failed', error: truncate(`DANAConnect error ${String(idError)}${description}`) };
+      return { row, status: 'failed', error: reasonOf(`DANAConnect error ${String(idError)}${description}`) };
     }
   }
   return {
@@ -278,7 +290,7 @@ async function handBack(
 ): Promise<ChunkResult> {
   const { reason, errorClass } = verdict;
   if (receiveCount >= deps.maxReceiveCount) {
-    const error = truncate(`dead-lettered: ${reason} (after ${receiveCount} attempts)`);
+    const error = reasonOf(`dead-lettered: ${reason} (after ${receiveCount} attempts)`);
     const outcomes = await finish(deps, message, failAll(message.rows, error), true);
     return { kind: 'retry', delayMs: 0, reason, errorClass, deadLettered: true, outcomes };
   }
@@ -317,12 +329,26 @@ async function claim(deps: WorkerDeps, message: ChunkMessage, owner: string): Pr
   }
 }
 
+/** A chunk message the worker will not act on: malformed, or naming no job. Reasons name fields, never values. */
+export class RefusedChunkError extends InvalidInputError {}
+
+/**
+ * Every chunk this gateway queues belongs to a job it created first (the ingest and the async routes create the
+ * job, then send its chunks). A message naming no job was not sent by the gateway: it is refused before pacing,
+ * claiming or calling, so it starts nothing (a RefusedChunk error: the doorway logs it and it ends in the
+ * dead-letter queue, as a malformed message does).
+ */
+async function refuseUnknownJob(jobs: JobStore, jobId: string): Promise<void> {
+  if (!(await jobs.getJob(jobId))) throw new RefusedChunkError('jobId', 'names no job of this gateway');
+}
+
 /** Processes one delivery of a chunk message; `receiveCount` is the queue's (1 on the first delivery). */
 export async function processChunk(
   deps: WorkerDeps,
   message: ChunkMessage,
   receiveCount: number,
 ): Promise<ChunkResult> {
+  await refuseUnknownJob(deps.jobs, message.jobId);
   const paced = await pace(deps, receiveCount);
   if (paced) return paced;
   if (deps.deadline && deps.deadline.remainingMs() < (deps.callWindowMs ?? DEFAULT_CALL_WINDOW_MS)) {
@@ -379,11 +405,11 @@ export function parseChunkMessage(body: string): ChunkMessage {
   }
   if (typeof raw !== 'object' || raw === null)
     throw new InvalidInputError('message', 'must be a JSON object');
-  const { jobId, chunkId, operation, rows } = raw as Record<string, unknown>;
-  if (typeof jobId !== 'string' || jobId.length === 0)
-    throw new InvalidInputError('jobId', 'must be a string');
-  if (typeof chunkId !== 'string' || chunkId.length === 0) {
-    throw new InvalidInputError('chunkId', 'must be a string');
+  const { jobId: rawJobId, chunkId, operation, rows } = raw as Record<string, unknown>;
+  // Job and chunk ids as the gateway makes them (job ids: 32 hex digits; chunk ids: `<jobId>#<index>`).
+  const jobId = parseJobId(rawJobId);
+  if (typeof chunkId !== 'string' || !isChunkIdOf(jobId, chunkId)) {
+    throw new InvalidInputError('chunkId', 'must be the jobId, "#" and a chunk index of 9 or more digits');
   }
   const op = parseOperation(operation);
   const max = op.kind === 'batch' ? MAX_BATCH : 1;

@@ -28,11 +28,13 @@ import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { countError, observabilityFor } from '../adapters/observability';
 import { jobLocation, submitApiJob, type ApiJobRequest } from '../core/api-jobs';
+import type { AliasStore } from '../core/aliases';
 import type { IdempotencyStore, IdempotentRequest } from '../core/idempotency';
 import type { CallOptions, DanaAnswer, DanaClient, DanaClientOptions } from '../core/dana-client';
 import { deadlineOf, type Deadline } from '../core/deadline';
 import { ConfigurationError, describeError, errorAnswer, InvalidInputError } from '../core/errors';
 import type { ChunkQueue, JobStore } from '../core/jobs';
+import { resolvePathConversation, takesConversationRef } from './conversation-ref';
 import { errorResult, jsonAnswer, parseHttpRequest, requestIdOf, type HttpRequest } from './request';
 import { ROUTES, type OperationName, type RouteSpec } from './routes';
 import { lazyTracing } from './tracing';
@@ -49,7 +51,21 @@ export interface HttpOperation<Input> {
 /** A route answered from the job store alone (get-job): no DANAConnect client is built or needed. */
 export interface JobStoreOperation<Input> {
   parse(request: HttpRequest): Input;
-  answer(jobs: JobStore, input: Input): Promise<{ status: number; body: unknown }>;
+  /** `request` tells who asks (request.caller), for the job ownership rule (../core/job-access.ts). */
+  answer(
+    jobs: JobStore,
+    input: Input,
+    request: HttpRequest,
+  ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
+}
+
+/**
+ * A route answered by its own core from its own store (the schedules API): no DANAConnect client, no job store.
+ * A `status` of 204 answers with no body.
+ */
+export interface OwnOperation<Input> {
+  parse(request: HttpRequest): Input;
+  respond(input: Input, request: HttpRequest): Promise<{ status: number; body?: unknown }>;
 }
 
 export type HttpHandler = MiddyfiedHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -63,7 +79,7 @@ export interface Doorway {
   /** Counts an error in the `Errors` metric, by error class. */
   countError(error: unknown): void;
   /** The route's API Gateway handler. */
-  http<Input>(operation: HttpOperation<Input> | JobStoreOperation<Input>): HttpHandler;
+  http<Input>(operation: HttpOperation<Input> | JobStoreOperation<Input> | OwnOperation<Input>): HttpHandler;
   /** Any other event (e.g. a scheduled start) with the same logger, metrics and tracing. */
   wrap<Event, Result>(
     fn: (event: Event, context: Context) => Promise<Result>,
@@ -83,6 +99,11 @@ export interface DoorwayJobDeps {
   queue?: () => ChunkQueue;
   /** Every respondAsync route: where `Idempotency-Key`s are recorded (../adapters/job-deps.ts idempotencyStoreFromEnv). */
   idempotency?: () => IdempotencyStore;
+  /**
+   * Every route with `{conversationId}` in its path: resolves an alias there (./conversation-ref.ts;
+   * ../adapters/alias-deps.ts aliasStoreFromEnv with `cached: true`).
+   */
+  aliases?: () => Pick<AliasStore, 'get'>;
 }
 
 /**
@@ -114,7 +135,7 @@ interface Door {
   readonly client: () => DanaClient;
 }
 
-type RouteOperation<Input> = HttpOperation<Input> | JobStoreOperation<Input>;
+type RouteOperation<Input> = HttpOperation<Input> | JobStoreOperation<Input> | OwnOperation<Input>;
 
 /** An invocation's answer, with the job it created (respond-async) for the log line. */
 interface Answered {
@@ -178,6 +199,10 @@ function danaClientOnce(
 /** Wiring mistakes fail when the module loads, not on the first request that needs them. */
 function checkWiring<Input>(door: Door, operation: RouteOperation<Input>): void {
   const { name, route, deps } = door;
+  if (takesConversationRef(route) && !deps.aliases) {
+    throw new ConfigurationError(`route ${name} takes a conversation alias but has no alias store`);
+  }
+  if ('respond' in operation) return;
   if ('answer' in operation) {
     if (!deps.jobs) throw new ConfigurationError(`route ${name} answers from the job store but has none`);
   } else if (route.respondAsync && (!operation.job || !deps.jobs || !deps.queue || !deps.idempotency)) {
@@ -217,13 +242,27 @@ async function answerRoute<Input>(
   deadline: Deadline,
 ): Promise<Answered> {
   const { route, metrics } = door;
-  const input = operation.parse(request);
-  if ('answer' in operation) {
-    const answer = await operation.answer(door.deps.jobs!(), input);
+  // An alias in {conversationId} becomes its id here, once for every route, before the route validates it.
+  const resolved = await resolvePathConversation(request, door.deps.aliases);
+  const input = operation.parse(resolved.request);
+  if ('respond' in operation) {
+    const answer = await operation.respond(input, request);
+    if (answer.status === 204) {
+      return { result: { statusCode: 204, headers: { 'X-Request-Id': request.requestId }, body: '' } };
+    }
     return { result: jsonAnswer(answer.status, answer.body, request.requestId) };
   }
+  if ('answer' in operation) {
+    const answer = await operation.answer(door.deps.jobs!(), input, request);
+    return { result: jsonAnswer(answer.status, answer.body, request.requestId, answer.headers) };
+  }
   if (route.respondAsync && request.preferAsync && operation.job) {
-    return respondAsync(door, request, operation.job(input));
+    const job = operation.job(input);
+    return respondAsync(
+      door,
+      request,
+      resolved.alias === undefined ? job : { ...job, alias: resolved.alias },
+    );
   }
   const answer = await operation.call(door.client(), input, { debug: request.debug, deadline });
   const starts = route.method === 'POST' ? startsIn(answer.body) : 0;
@@ -289,7 +328,9 @@ function idempotentRequest(route: RouteSpec, request: HttpRequest): IdempotentRe
 /** `Prefer: respond-async`: the validated input becomes a job; 202 with where to read it. */
 async function respondAsync(door: Door, request: HttpRequest, job: ApiJobRequest): Promise<Answered> {
   const idempotent = idempotentRequest(door.route, request);
-  const submitted = await submitApiJob(asyncDeps(door, idempotent !== undefined), door.name, job, idempotent);
+  // The job belongs to the caller who asked: only it reads the job (../core/job-access.ts).
+  const deps = asyncDeps(door, idempotent !== undefined);
+  const submitted = await submitApiJob(deps, door.name, job, idempotent, request.caller);
   door.metrics.addMetric('AsyncJobs', MetricUnit.Count, 1);
   const location = jobLocation(request.basePath, submitted.jobId);
   const body = { jobId: submitted.jobId, state: submitted.state, location };
@@ -300,7 +341,7 @@ async function respondAsync(door: Door, request: HttpRequest, job: ApiJobRequest
 /** The API Gateway handler of one route. */
 export function httpHandler<Input>(
   name: OperationName,
-  operation: HttpOperation<Input> | JobStoreOperation<Input>,
+  operation: HttpOperation<Input> | JobStoreOperation<Input> | OwnOperation<Input>,
   deps: DoorwayJobDeps = {},
 ): HttpHandler {
   return doorway(name, process.env, deps).http(operation);

@@ -143,13 +143,15 @@ export function basePathOf(event: Pick<APIGatewayProxyEvent, 'path' | 'requestCo
 }
 
 /**
- * The authenticated caller: the IAM principal (`requestContext.identity.userArn`) with SigV4, else the API key's
- * id (`apiKeyId`) in api-key mode. An assumed role's ARN loses its session name
+ * The authenticated caller: an operator (`operator:<sub>`, Cognito; see operatorOf), else the IAM principal
+ * (`requestContext.identity.userArn`) with SigV4, else the API key's id (`apiKeyId`) in api-key mode. An assumed role's ARN loses its session name
  * (`arn:aws:sts::1:assumed-role/Role/i-0abc` → `…/Role`): the role is the principal its policies name, while
  * session names change with every credential refresh (EKS, ECS, EC2), and a retry after a refresh must remain the
  * same caller's retry.
  */
 export function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string | undefined {
+  const operator = operatorOf(event.requestContext?.authorizer);
+  if (operator !== undefined) return operator;
   const identity = event.requestContext?.identity;
   const arn = identity?.userArn;
   if (typeof arn === 'string' && arn.length > 0) {
@@ -158,6 +160,21 @@ export function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): s
   }
   const apiKeyId = identity?.apiKeyId;
   return typeof apiKeyId === 'string' && apiKeyId.length > 0 ? `api-key:${apiKeyId}` : undefined;
+}
+
+const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/[\w-]+$/;
+
+/**
+ * An operator (a user of the console, signed in through a Cognito user pool authorizer): `operator:<sub>`. Only
+ * API Gateway fills in `requestContext.authorizer`, from a token it verified; its `claims` name the user pool
+ * (`iss`) and the user (`sub`, stable for the user's life, unlike the user name). Anything else is not an operator.
+ */
+function operatorOf(authorizer: APIGatewayProxyEvent['requestContext']['authorizer']): string | undefined {
+  const claims = (authorizer as { claims?: Record<string, unknown> } | null | undefined)?.claims;
+  const sub = claims?.sub;
+  const iss = claims?.iss;
+  if (typeof sub !== 'string' || !/^[\w-]{1,128}$/.test(sub)) return undefined;
+  return typeof iss === 'string' && COGNITO_ISSUER.test(iss) ? `operator:${sub}` : undefined;
 }
 
 /** The route's template with the request's parameters in place, each percent-encoded so none can add a segment. */

@@ -9,16 +9,33 @@ export type OperationName =
   | 'start-record'
   | 'start-batch'
   | 'get-contact-data'
-  | 'get-job';
+  | 'get-job'
+  | 'list-jobs'
+  | 'get-job-report'
+  | 'create-upload'
+  | 'create-schedule'
+  | 'list-schedules'
+  | 'get-schedule'
+  | 'replace-schedule'
+  | 'delete-schedule'
+  | 'put-alias'
+  | 'list-aliases'
+  | 'get-alias'
+  | 'delete-alias';
 
 export interface RouteSpec {
-  /** Also the handler's folder: `lambdas/<name>/handler.ts`. */
+  /** Also the handler's folder: `lambdas/<name>/handler.ts`, unless `function` names another. */
   name: OperationName;
-  method: 'GET' | 'POST';
+  /**
+   * The handler folder (`lambdas/<function>/handler.ts`, one Lambda function) when several routes share one
+   * function, which tells them apart by the event's resource and method; default: `name`.
+   */
+  function?: string;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** API Gateway path template. */
   path: string;
-  /** What the body must be; `none` routes take no body. */
-  body: 'none' | 'record' | 'optional-record' | 'batch';
+  /** What the body must be; `none` routes take no body; `json` any JSON body, checked by the route's own core. */
+  body: 'none' | 'record' | 'optional-record' | 'batch' | 'json';
   /** Query string parameters the route reads. */
   query: readonly string[];
   /** One line for docs and the local gateway's banner. */
@@ -108,4 +125,120 @@ export const ROUTES: readonly RouteSpec[] = [
     respondAsync: false,
     callsDana: false,
   },
+  ...jobRoutes(),
+  ...scheduleRoutes(),
+  ...aliasRoutes(),
 ];
+
+/** The handler folder of a route: its own name unless it shares a function. */
+export function functionOf(route: RouteSpec): string {
+  return route.function ?? route.name;
+}
+
+/** The runtime schedules API (lambdas/schedules/handler.ts, one function for all five routes). */
+function scheduleRoutes(): RouteSpec[] {
+  const route = (
+    name: OperationName,
+    method: RouteSpec['method'],
+    path: string,
+    summary: string,
+    extra: Partial<RouteSpec> = {},
+  ): RouteSpec => ({
+    name,
+    function: 'schedules',
+    method,
+    path,
+    body: 'none',
+    query: [],
+    summary,
+    respondAsync: false,
+    callsDana: false,
+    ...extra,
+  });
+  return [
+    route('create-schedule', 'POST', '/schedules', 'Create a schedule (cron or at, in a time zone)', {
+      body: 'json',
+    }),
+    route('list-schedules', 'GET', '/schedules', 'List the schedules, with their next runs', {
+      query: ['limit', 'cursor'],
+    }),
+    route(
+      'get-schedule',
+      'GET',
+      '/schedules/{name}',
+      'A schedule and its next runs (after ?from=, ?count=)',
+      {
+        query: ['from', 'count'],
+      },
+    ),
+    route('replace-schedule', 'PUT', '/schedules/{name}', 'Replace a schedule', { body: 'json' }),
+    route('delete-schedule', 'DELETE', '/schedules/{name}', 'Delete a schedule'),
+  ];
+}
+
+/** The conversation aliases API (lambdas/aliases/handler.ts, one function for all four routes). */
+function aliasRoutes(): RouteSpec[] {
+  const route = (
+    name: OperationName,
+    method: RouteSpec['method'],
+    path: string,
+    summary: string,
+    extra: Partial<RouteSpec> = {},
+  ): RouteSpec => ({
+    name,
+    function: 'aliases',
+    method,
+    path,
+    body: 'none',
+    query: [],
+    summary,
+    respondAsync: false,
+    callsDana: false,
+    ...extra,
+  });
+  return [
+    route('put-alias', 'PUT', '/aliases/{name}', 'Point an alias at a conversation id (keeps its history)', {
+      body: 'json',
+    }),
+    route('list-aliases', 'GET', '/aliases', 'List the aliases, in name order (paged)', {
+      query: ['limit', 'cursor'],
+    }),
+    route('get-alias', 'GET', '/aliases/{name}', "An alias's conversation id and history"),
+    route('delete-alias', 'DELETE', '/aliases/{name}', 'Delete an alias'),
+  ];
+}
+
+/** The jobs list, the report redirect and the upload API (docs/JOBS.md); none calls DANAConnect. */
+function jobRoutes(): RouteSpec[] {
+  const route = (spec: Omit<RouteSpec, 'respondAsync' | 'callsDana'>): RouteSpec => ({
+    ...spec,
+    respondAsync: false,
+    callsDana: false,
+  });
+  return [
+    route({
+      name: 'list-jobs',
+      method: 'GET',
+      path: '/jobs',
+      body: 'none',
+      query: ['limit', 'cursor', 'state'],
+      summary: 'The jobs the caller may read, newest first (paged; by state)',
+    }),
+    route({
+      name: 'get-job-report',
+      method: 'GET',
+      path: '/jobs/{jobId}/report',
+      body: 'none',
+      query: [],
+      summary: "302 to a short-lived link to a done upload job's report.csv",
+    }),
+    route({
+      name: 'create-upload',
+      method: 'POST',
+      path: '/uploads',
+      body: 'json',
+      query: [],
+      summary: 'A presigned form to upload a file (CSV, JSON Lines, JSON) without S3 credentials',
+    }),
+  ];
+}

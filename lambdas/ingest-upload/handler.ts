@@ -7,18 +7,55 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { jobEventsFromEnv } from '../adapters/eventbridge-publisher';
+import { aliasStoreFromEnv } from '../adapters/alias-deps';
 import { jobDepsFromEnv, type JobAwsClients } from '../adapters/job-deps';
 import { loggerFor } from '../adapters/observability';
 import { decodeS3Key, ingestUpload, parseUploadKey, type IngestDeps } from '../core/ingest';
-import { describeError } from '../core/errors';
+import { ConfigurationError, describeError } from '../core/errors';
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from '../core/upload/limits';
 
-/** JOBS_TABLE_NAME, QUEUE_URL, BUCKET_NAME (../adapters/job-deps.ts); a missing one is named at once. */
+/**
+ * UPLOAD_MAX_BYTES and UPLOAD_MAX_ROWS (set by the stack from `batch.maxUploadBytes` and `batch.maxRowsPerUpload`);
+ * each defaults on its own.
+ */
+export function uploadLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): UploadLimits {
+  const read = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigurationError(`${name} must be a positive integer`);
+    }
+    return value;
+  };
+  return {
+    maxBytes: read('UPLOAD_MAX_BYTES', DEFAULT_UPLOAD_LIMITS.maxBytes),
+    maxRows: read('UPLOAD_MAX_ROWS', DEFAULT_UPLOAD_LIMITS.maxRows),
+  };
+}
+
+/**
+ * JOBS_TABLE_NAME, QUEUE_URL, BUCKET_NAME (../adapters/job-deps.ts); a missing one is named at once. The upload
+ * limits from UPLOAD_MAX_BYTES and UPLOAD_MAX_ROWS.
+ */
 export function ingestDepsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
-  clients: JobAwsClients = {},
+  clients: JobAwsClients & { eventbridge?: EventBridgeClient } = {},
 ): IngestDeps {
   const deps = jobDepsFromEnv(env, clients);
-  return { jobs: deps.jobs(), queue: deps.queue(), bucket: deps.bucket() };
+  const events = jobEventsFromEnv(env, clients.eventbridge);
+  // An upload key may name an alias (uploads/newsletter/…): resolved per upload, cached ALIAS_CACHE_TTL_MS.
+  const aliases = aliasStoreFromEnv(env, { cached: true, client: clients.dynamo });
+  return {
+    aliases: { get: (name) => aliases().get(name) },
+    jobs: deps.jobs(),
+    queue: deps.queue(),
+    bucket: deps.bucket(),
+    limits: uploadLimitsFromEnv(env),
+    ...(events && { events }),
+  };
 }
 
 /**
@@ -46,6 +83,7 @@ export function ingestUploadHandler(deps: () => IngestDeps, logger: Logger) {
           key,
           versionId: record.s3.object.versionId,
           etag: record.s3.object.eTag,
+          size: record.s3.object.size,
         });
         if ('rejectedFile' in result) {
           logger.warn('upload rejected', { reason: logSafeReason(result.rejectedFile) });

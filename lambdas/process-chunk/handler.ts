@@ -14,12 +14,14 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { danaClientFromEnv } from '../adapters/dana';
 import { awsClientConfig } from '../adapters/aws-clients';
+import { jobEventsFromEnv } from '../adapters/eventbridge-publisher';
 import { jobDepsFromEnv } from '../adapters/job-deps';
 import { countError, observabilityFor } from '../adapters/observability';
 import { deadlineOf } from '../core/deadline';
@@ -29,6 +31,7 @@ import {
   DEFAULT_RESEND_ON_5XX,
   parseChunkMessage,
   processChunk,
+  RefusedChunkError,
   WORKER_CLIENT_RETRY,
   type ChunkResult,
   type WorkerDeps,
@@ -164,6 +167,15 @@ async function handleRecord(deps: ChunkHandlerDeps, record: SQSRecord, context?:
     result = await deps.process(message, receiveCount, context);
   } catch (error) {
     countError(deps.metrics, error);
+    if (error instanceof RefusedChunkError) {
+      // Its reason is a fixed text of the worker's (the ids were checked for shape before).
+      log.error('chunk refused, nothing started; it goes to the dead-letter queue after maxReceiveCount', {
+        ...where,
+        ...describeError(error),
+        reason: error.reason,
+      });
+      return true;
+    }
     log.error('chunk failed; it comes back after the visibility timeout', {
       ...where,
       ...describeError(error),
@@ -209,6 +221,7 @@ export interface AwsClients {
   dynamo: DynamoDBClient;
   s3: S3Client;
   sqs: SQSClient;
+  eventbridge: EventBridgeClient;
 }
 
 /**
@@ -244,6 +257,7 @@ export function chunkHandlerFromEnv(
     jobs: deps.jobs(),
     bucket: deps.bucket(),
     limiter: deps.limiter(),
+    events: jobEventsFromEnv(env, options.clients?.eventbridge),
     maxReceiveCount: maxReceiveCountFromEnv(env),
     resendOn5xx: resendOn5xxFromEnv(env),
     ...options.worker,

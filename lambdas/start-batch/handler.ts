@@ -3,6 +3,7 @@
  * DANAConnect's answer, one envelope per record in input order, passes through unchanged. With
  * `Prefer: respond-async`: a job of one chunk (its rows numbered 1..n in body order), 202 with `Location`.
  */
+import { aliasStoreFromEnv } from '../adapters/alias-deps';
 import { danaClientFromEnv } from '../adapters/dana';
 import { chunkQueueFromEnv, idempotencyStoreFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
@@ -21,6 +22,7 @@ export const handler = httpHandler(
   },
   {
     dana: danaClientFromEnv,
+    aliases: aliasStoreFromEnv(process.env, { cached: true }),
     jobs: jobStoreFromEnv(),
     queue: chunkQueueFromEnv(),
     idempotency: idempotencyStoreFromEnv(),

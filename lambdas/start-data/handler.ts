@@ -2,6 +2,7 @@
  * POST /api/1.0/rest/conversation/{conversationId}/start/data: start for one new record created from the body.
  * With `Prefer: respond-async`: a job of one row, 202 with `Location: /jobs/{jobId}` (see ../http/doorway.ts).
  */
+import { aliasStoreFromEnv } from '../adapters/alias-deps';
 import { danaClientFromEnv } from '../adapters/dana';
 import { chunkQueueFromEnv, idempotencyStoreFromEnv, jobStoreFromEnv } from '../adapters/job-deps';
 import { httpHandler } from '../http/doorway';
@@ -19,6 +20,7 @@ export const handler = httpHandler(
   },
   {
     dana: danaClientFromEnv,
+    aliases: aliasStoreFromEnv(process.env, { cached: true }),
     jobs: jobStoreFromEnv(),
     queue: chunkQueueFromEnv(),
     idempotency: idempotencyStoreFromEnv(),

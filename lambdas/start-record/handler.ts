@@ -2,6 +2,7 @@
  * POST /api/1.0/rest/conversation/{conversationId}/start/record/{recordUID}: start for an existing record,
  * updating the fields in the body first. The body is optional: none (or `{}`) updates nothing.
  */
+import { aliasStoreFromEnv } from '../adapters/alias-deps';
 import { danaClientFromEnv } from '../adapters/dana';
 import { httpHandler } from '../http/doorway';
 import { parseId, parseRecord } from '../core/validation';
@@ -17,5 +18,5 @@ export const handler = httpHandler(
     call: (client, { conversationId, recordUID, record }, options) =>
       client.startRecord(conversationId, recordUID, record, options),
   },
-  { dana: danaClientFromEnv },
+  { dana: danaClientFromEnv, aliases: aliasStoreFromEnv(process.env, { cached: true }) },
 );

@@ -11,7 +11,8 @@ import {
   PROCESS_CHUNK_BATCH_SIZE,
   PROCESS_CHUNK_TIMEOUT,
 } from '../../infra/constructs/batch-pipeline';
-import { JOBS_READ_ACTIONS, JOBS_WRITE_ACTIONS } from '../../infra/constructs/jobs-table';
+import { TABLE_ACCESS, type TableAccessKind } from '../../infra/constructs/table-access';
+import { takesConversationRef } from '../../lambdas/http/conversation-ref';
 import { ROUTES } from '../../lambdas/http/routes';
 import {
   actionsOf,
@@ -317,7 +318,10 @@ describe('the chunk queue and its worker', () => {
         ComparisonOperator: 'GreaterThanThreshold',
         Threshold: 0,
         AlarmActions: [topic],
-        AlarmDescription: expect.stringMatching(/failed 7 times.*npm run redrive/),
+        // The chunk queue refuses other senders: the runbook names the role to assume (docs/RUNBOOK.md#redrive).
+        AlarmDescription: expect.stringMatching(
+          /failed 7 times.*assume the ChunkRedriveRole \(output ChunkRedriveRoleArn.*npm run redrive/,
+        ),
       }),
     ]);
     const age = onQueue(batch.chunks.queue, 'ApproximateAgeOfOldestMessage');
@@ -356,6 +360,19 @@ describe('the jobs table', () => {
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'listPk', AttributeType: 'S' },
+        { AttributeName: 'listSk', AttributeType: 'S' },
+      ],
+      // GET /jobs: an owner's jobs, newest first (test/infra/jobs-api.test.ts).
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'ByOwner',
+          KeySchema: [
+            { AttributeName: 'listPk', KeyType: 'HASH' },
+            { AttributeName: 'listSk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['state'] },
+        },
       ],
       BillingMode: 'PAY_PER_REQUEST',
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
@@ -388,6 +405,10 @@ describe('the pipeline functions', () => {
       JOBS_TABLE_NAME: ref(custom, batch.table.table),
       QUEUE_URL: ref(custom, batch.chunks.queue),
       BUCKET_NAME: ref(custom, batch.bucket.bucket),
+      UPLOAD_MAX_BYTES: String(2 * 1024 ** 3),
+      UPLOAD_MAX_ROWS: '5000000',
+      // It settles jobs, so it publishes Job Finished (test/infra/job-events.test.ts).
+      EVENT_BUS_NAME: 'default',
     });
   });
 
@@ -421,6 +442,7 @@ describe('the pipeline functions', () => {
       MAX_RECEIVE_COUNT: '7',
       DANA_BASE_URL: 'https://appserv.danaconnect.com',
       DANA_SECRET_ID: ref(custom, secret.created!),
+      EVENT_BUS_NAME: 'default',
     });
     expect(envOf(base, 'process-chunk').DANA_RATE_LIMIT_PER_SECOND).toBe('10');
   });
@@ -437,7 +459,9 @@ describe('the pipeline functions', () => {
       } else {
         expect(env.QUEUE_URL, route.name).toBeUndefined();
       }
-      expect(env.BUCKET_NAME, route.name).toBeUndefined();
+      // The jobs API signs report links and upload forms on the bucket; no other route touches it.
+      const signsOnBucket = ['get-job-report', 'create-upload'].includes(route.name);
+      expect(env.BUCKET_NAME, route.name).toEqual(signsOnBucket ? ref(base, batch.bucket.bucket) : undefined);
     }
     expect(ROUTES.filter((r) => r.respondAsync).map((r) => r.name)).toEqual([
       'start-data',
@@ -458,11 +482,39 @@ describe('least privilege', () => {
     Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
     Resource: arnOf(s, s.stack.functions[name].logGroup),
   });
-  const tableGrant = (s: Synthesized, actions: readonly string[]) => ({
+  const tableGrant = (s: Synthesized, kind: TableAccessKind) => ({
     Effect: 'Allow',
-    Action: [...actions].sort(),
-    Resource: arnOf(s, s.stack.batch.table.table),
+    // IAM policies render a single action as a string (the alias resolvers' GetItem).
+    Action:
+      TABLE_ACCESS[kind].actions.length === 1
+        ? TABLE_ACCESS[kind].actions[0]
+        : [...TABLE_ACCESS[kind].actions].sort(),
+    Resource:
+      'index' in TABLE_ACCESS[kind]
+        ? { 'Fn::Join': ['', [arnOf(s, s.stack.batch.table.table), `/index/${TABLE_ACCESS[kind].index}`]] }
+        : arnOf(s, s.stack.batch.table.table),
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...TABLE_ACCESS[kind].leadingKeys] } },
   });
+  /** Job Finished events on the default bus, `dana.gateway` events only (test/infra/job-events.test.ts). */
+  const publishGrant = {
+    Effect: 'Allow',
+    Action: 'events:PutEvents',
+    Resource: {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':events:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':event-bus/default',
+        ],
+      ],
+    },
+    Condition: { StringEquals: { 'events:source': 'dana.gateway' } },
+  };
   const sendChunks = (s: Synthesized) => ({
     Effect: 'Allow',
     Action: 'sqs:SendMessage',
@@ -492,7 +544,10 @@ describe('least privilege', () => {
           Resource: objectsArn(s, 'reports/'),
         },
         sendChunks(s),
-        tableGrant(s, [...JOBS_READ_ACTIONS, ...JOBS_WRITE_ACTIONS]),
+        tableGrant(s, 'ingest'),
+        // An upload key may name an alias.
+        tableGrant(s, 'alias-resolver'),
+        publishGrant,
       ].sort(byAction),
     );
   });
@@ -522,19 +577,53 @@ describe('least privilege', () => {
           Action: ['s3:AbortMultipartUpload', 's3:PutObject'],
           Resource: objectsArn(s, 'reports/'),
         },
-        tableGrant(s, [...JOBS_READ_ACTIONS, ...JOBS_WRITE_ACTIONS]),
+        tableGrant(s, 'worker'),
+        publishGrant,
       ].sort(byAction),
     );
   });
 
   it('HTTP functions: the secret if they call DANAConnect; respond-async ones queue chunks and use the table', () => {
     const s = base;
-    for (const route of ROUTES) {
-      const expected: Json[] = [logsGrant(s, route.name)];
-      expected.push(route.callsDana ? secretGrant(s) : tableGrant(s, JOBS_READ_ACTIONS));
+    // Routes that share one function (the schedules and alias APIs) are checked by their own tests.
+    const bucketObjects = (action: string, prefix: string) => ({
+      Effect: 'Allow',
+      Action: action,
+      Resource: objectsArn(s, prefix),
+    });
+    // The jobs API's functions (docs/JOBS.md; test/infra/jobs-api.test.ts), and start-list's failure destination.
+    const own: Record<string, Json[]> = {
+      'get-job': [tableGrant(s, 'job-reader')],
+      'list-jobs': [
+        tableGrant(s, 'job-list-index'),
+        tableGrant(s, 'job-lister'),
+        // Its cursor key: the value alone (lambdas/adapters/cursor-key.ts sends GetSecretValue only).
+        {
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: ref(s, s.stack.jobsApi.cursorSecret),
+        },
+      ],
+      'get-job-report': [tableGrant(s, 'job-report'), bucketObjects('s3:GetObject', 'reports/')],
+      // Its body's conversation may be an alias.
+      'create-upload': [tableGrant(s, 'alias-resolver'), bucketObjects('s3:PutObject', 'uploads/')],
+      // Lambda's asynchronous-invocation failure destination: the schedules' dead-letter queue.
+      'start-list': [
+        {
+          Effect: 'Allow',
+          Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          Resource: arnOf(s, s.stack.schedules.deadLetters.queue),
+        },
+      ],
+    };
+    for (const route of ROUTES.filter((r) => r.function === undefined)) {
+      const expected: Json[] = [logsGrant(s, route.name), ...(own[route.name] ?? [])];
+      if (route.callsDana) expected.push(secretGrant(s));
       if (route.respondAsync) {
-        expected.push(sendChunks(s), tableGrant(s, [...JOBS_READ_ACTIONS, ...JOBS_WRITE_ACTIONS]));
+        expected.push(sendChunks(s), tableGrant(s, 'async-http'));
       }
+      // `{conversationId}` may be an alias: read-only on the aliases partition (test/infra/aliases.test.ts).
+      if (takesConversationRef(route)) expected.push(tableGrant(s, 'alias-resolver'));
       expect(statementsOf(s, s.stack.functions[route.name]).sort(byAction), route.name).toEqual(
         expected.sort(byAction),
       );
@@ -544,7 +633,7 @@ describe('least privilege', () => {
   it('get-job reads the jobs table, and nothing else: no secret, no queue, no bucket', () => {
     const s = base;
     expect(statementsOf(s, s.stack.functions['get-job']).sort(byAction)).toEqual(
-      [logsGrant(s, 'get-job'), tableGrant(s, ['dynamodb:GetItem', 'dynamodb:Query'])].sort(byAction),
+      [logsGrant(s, 'get-job'), tableGrant(s, 'job-reader')].sort(byAction),
     );
     expect(envOf(s, 'get-job')).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
@@ -552,31 +641,47 @@ describe('least privilege', () => {
       POWERTOOLS_METRICS_NAMESPACE: 'DanaGateway',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       JOBS_TABLE_NAME: ref(s, s.stack.batch.table.table),
+      // Config `jobReaders` (none here): principals that may read every job (lambdas/core/job-access.ts).
+      JOB_READERS: '',
     });
   });
 
-  it('a resource wildcard appears only as an object prefix of the jobs bucket, each acknowledged for its role', () => {
+  it('a resource wildcard appears only as an object prefix of the jobs bucket or in the schedules API, each acknowledged', () => {
     const s = base;
     const bucketId = logicalIdOf(s, s.stack.batch.bucket.bucket);
+    const group = s.stack.schedules.group.scheduleGroupName;
+    const scheduleArn = `arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${group}/*`;
+    // The schedules API (infra/constructs/scheduled-starts.ts grantManageSchedules): schedules of its own group,
+    // and ListSchedules, which takes no resource.
+    const schedulesApi = ['*', scheduleArn];
     for (const [name, fn] of Object.entries(s.stack.functions)) {
-      const prefixes = statementsOf(s, fn)
+      const wildcards = statementsOf(s, fn)
         .filter((st) => JSON.stringify(st.Resource).includes('*'))
         .map((st) => {
-          expect(st.Resource, name).toEqual(
-            expect.objectContaining({
-              'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, expect.any(String)]],
-            }),
-          );
-          return ((st.Resource as Json)['Fn::Join'] as [string, [unknown, string]])[1][1];
+          const r = st.Resource as Json | string;
+          if (typeof r === 'string') return r;
+          const [first, rest] = (r['Fn::Join'] as [string, unknown[]])[1] as [unknown, ...unknown[]];
+          if (JSON.stringify(first) === JSON.stringify({ 'Fn::GetAtt': [bucketId, 'Arn'] })) {
+            expect(rest, name).toEqual(expect.stringMatching(/^\/(uploads|reports)\/\*$/));
+            return `<${bucketId}.Arn>${rest as string}`;
+          }
+          // An ARN from formatArn: its parts as cdk-nag renders them.
+          return (r['Fn::Join'] as [string, unknown[]])[1]
+            .map((part) => (typeof part === 'string' ? part : `<${(part as { Ref: string }).Ref}>`))
+            .join('');
         });
+      // The five schedules routes share that one function.
+      const isSchedulesApi = fn === s.stack.functions['create-schedule'];
+      expect(wildcards.filter((w) => !w.startsWith(`<${bucketId}.Arn>`)).sort(), name).toEqual(
+        isSchedulesApi ? schedulesApi : [],
+      );
       const acknowledged = fn.role.node.metadata
         .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
         .flatMap((m) => Object.keys(m.data as Json))
         .map((id) => id.replace(/^Annotation::/, ''));
       expect(acknowledged.sort(), name).toEqual(
-        [...new Set(prefixes)].map((p) => `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>${p}]`).sort(),
+        [...new Set(wildcards)].map((w) => `AwsSolutions-IAM5[Resource::${w}]`).sort(),
       );
-      for (const prefix of prefixes) expect(['/uploads/*', '/reports/*'], name).toContain(prefix);
     }
   });
 
@@ -595,18 +700,15 @@ describe('the granted actions cover what the adapters call', () => {
     );
 
   it('DynamoDB: the job store and the rate limiter', () => {
-    const granted = new Set<string>([...JOBS_READ_ACTIONS, ...JOBS_WRITE_ACTIONS]);
+    const granted = new Set<string>(Object.values(TABLE_ACCESS).flatMap((a) => a.actions));
     const commands = new Set([
       ...commandsIn('lambdas/adapters/dynamo-job-store.ts'),
       ...commandsIn('lambdas/adapters/dynamo-rate-limiter.ts'),
     ]);
     expect(commands.size).toBeGreaterThan(0);
     for (const command of commands) {
-      // A transaction is authorized per item: Put, Update, ConditionCheck (and Delete) items.
-      const actions =
-        command === 'TransactWriteItems'
-          ? ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']
-          : [`dynamodb:${command}`];
+      // A transaction is authorized per item: the job store's (completeChunk) has Update items only (below).
+      const actions = command === 'TransactWriteItems' ? ['dynamodb:UpdateItem'] : [`dynamodb:${command}`];
       for (const action of actions) expect(granted, command).toContain(action);
     }
     const source = readFileSync(
@@ -614,6 +716,11 @@ describe('the granted actions cover what the adapters call', () => {
       'utf8',
     );
     expect(source, 'a transaction with Delete items needs dynamodb:DeleteItem').not.toMatch(/\bDelete:\s*\{/);
+    for (const item of ['Put', 'ConditionCheck']) {
+      expect(source, `a transaction with ${item} items needs dynamodb:${item}Item`).not.toMatch(
+        new RegExp(`\\b${item}:\\s*\\{`),
+      );
+    }
   });
 
   it('S3 and SQS: the object store and the chunk queue', () => {

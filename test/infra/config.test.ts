@@ -77,6 +77,8 @@ describe('configuration: defaults and cdk.json', () => {
       backlogAlarmMinutes: 180,
       ingestTimeoutSeconds: 900,
       ingestMemoryMb: 1024,
+      maxUploadBytes: 2 * 1024 ** 3,
+      maxRowsPerUpload: 5_000_000,
       lifecycle: {
         uploadsDays: 30,
         reportsDays: 90,
@@ -156,6 +158,9 @@ describe('configuration: errors name the setting and the rule', () => {
       'batch.ingestTimeoutSeconds: must be an integer from 60 to 900',
     ],
     [{ batch: { ingestMemoryMb: 128 } }, 'batch.ingestMemoryMb: must be an integer from 256 to 10240'],
+    [{ batch: { maxUploadBytes: 0 } }, 'batch.maxUploadBytes: must be an integer from 1 to 5497558138880'],
+    [{ batch: { maxUploadBytes: 1.5 } }, 'batch.maxUploadBytes: must be an integer'],
+    [{ batch: { maxRowsPerUpload: 0 } }, 'batch.maxRowsPerUpload: must be an integer from 1 to 100000000'],
     [{ batch: { lifecycle: 30 } }, 'batch.lifecycle: must be an object'],
     [{ batch: { lifecycle: { uploads: 30 } } }, 'batch.lifecycle.uploads: is not a known setting'],
     [
@@ -180,12 +185,67 @@ describe('configuration: errors name the setting and the rule', () => {
     [{ conversationId: 2147483648 }, 'conversationId: must be an integer from 1 to 2147483647'],
     [{ conversationId: 1.5 }, 'conversationId: must be an integer from 1 to 2147483647'],
     [{ conversationId: '1001' }, 'scheduledStarts[0].conversationId: must be a number (not a string)'],
-    [{ name: 'monday reminders' }, 'scheduledStarts[0].name: must be 1 to 64 letters, digits, _ or -'],
+    // The runtime API's rule (lambdas/core/schedules.ts parseScheduleName), one rule for both.
+    [
+      { name: 'monday reminders' },
+      'scheduledStarts[0].name: must be 1 to 64 characters of A-Z, a-z, 0-9, _, . and -, not dots only',
+    ],
+    [{ name: '..' }, 'scheduledStarts[0].name: must be 1 to 64 characters of'],
+    [{ name: 'x'.repeat(65) }, 'scheduledStarts[0].name: must be 1 to 64 characters of'],
     [{ enabled: 'yes' }, 'scheduledStarts[0].enabled: must be true or false'],
     [{ description: '' }, 'scheduledStarts[0].description: must be 1 to 512 characters on one line'],
-    [{ at: '08:00' }, 'scheduledStarts[0].at: is not a known setting'],
+    [{ cron: undefined, at: '08:00' }, 'scheduledStarts[0].at: must be a local date-time without offset'],
+    [{ at: '2099-12-24T08:00:00' }, 'scheduledStarts[0].at: give cron or at, not both'],
+    [{ cron: undefined, at: '2020-12-24 08:00:00' }, 'scheduledStarts[0].at: must be a local date-time'],
+    [
+      { cron: undefined, at: '2099-03-08T02:30:00', timezone: 'America/New_York' },
+      'scheduledStarts[0].at: "2099-03-08T02:30:00" does not exist in America/New_York',
+    ],
+    [
+      { timezone: 'America/Atlantis' },
+      'scheduledStarts[0].timezone: "America/Atlantis" is not a known IANA time zone',
+    ],
+    [
+      { timezone: 'UTC', cron: 'cron(0 8 * * MON *)' },
+      'scheduledStarts[0].cron: "cron(0 8 * * MON *)" exactly one of',
+    ],
+    [
+      { conversation: 'newsletter' },
+      'scheduledStarts[0].conversation: give conversationId or conversation, not both',
+    ],
+    [
+      { conversationId: undefined, conversation: 'News' },
+      'scheduledStarts[0].conversation: must be a conversation id',
+    ],
+    [
+      { conversationId: undefined, conversation: 'news_' },
+      'scheduledStarts[0].conversation: must be 1 to 63 characters',
+    ],
+    [
+      { timezone: 'UTC', flexibleWindowMinutes: 1441 },
+      'scheduledStarts[0].flexibleWindowMinutes: must be an integer from 0 to 1440',
+    ],
+    [{ flexibleWindowMinutes: 5 }, 'scheduledStarts[0].flexibleWindowMinutes: needs a timezone'],
   ])('scheduled start %j → %s', (change, expected) => {
     expect(problemsOf({ scheduledStarts: [{ ...validStart, ...change }] }).join('\n')).toContain(expected);
+  });
+
+  it('a name with dots is accepted, as by the runtime API', () => {
+    const config = parseGatewayConfig({ scheduledStarts: [{ ...validStart, name: 'weekly.v2' }] });
+    expect(config.scheduledStarts.map((s) => s.name)).toEqual(['weekly.v2']);
+  });
+
+  it('an `at` in the past is no problem: the entry is kept, marked past (not deployed, warned about)', () => {
+    const config = parseGatewayConfig({
+      scheduledStarts: [{ ...validStart, cron: undefined, at: '2020-12-24T08:00:00' }],
+    });
+    expect(config.scheduledStarts).toEqual([
+      expect.objectContaining({ name: 'monday-reminders', at: '2020-12-24T08:00:00', past: true }),
+    ]);
+    const ahead = parseGatewayConfig({
+      scheduledStarts: [{ ...validStart, cron: undefined, at: '2099-12-24T08:00:00' }],
+    });
+    expect(ahead.scheduledStarts[0]).not.toHaveProperty('past');
   });
 
   it('a schedule name used twice is refused', () => {

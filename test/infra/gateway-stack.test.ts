@@ -7,9 +7,11 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_CODE_PATTERN } from '../../lambdas/core/validation';
-import { ROUTES } from '../../lambdas/http/routes';
+import { takesConversationRef } from '../../lambdas/http/conversation-ref';
+import { functionOf, ROUTES } from '../../lambdas/http/routes';
 import { SCHEDULE_DELIVERY_RETRIES, SCHEDULE_MAX_EVENT_AGE } from '../../infra/constructs/scheduled-starts';
 import {
+  callerMethods,
   actionsOf,
   logicalIdOf,
   props,
@@ -24,8 +26,8 @@ import {
 /** The routes whose functions call DANAConnect, and so read its secret; the pipeline's worker does too. */
 const DANA_ROUTES = ROUTES.filter((r) => r.callsDana);
 const DANA_CALLERS = DANA_ROUTES.length + 1;
-/** Our functions: one per route, ingest-upload and process-chunk. */
-const OUR_FUNCTIONS = ROUTES.length + 2;
+/** Our functions: one per route (routes that share a `function` count once), ingest-upload and process-chunk. */
+const OUR_FUNCTIONS = new Set(ROUTES.map(functionOf)).size + 2;
 
 /** Logical id of a function's CfnFunction, by operation name. */
 function functionLogicalId(s: Synthesized, name: string): string {
@@ -50,11 +52,17 @@ const SCHEDULES = [
   },
 ];
 
+/**
+ * The callers' stack: the operator console (its page function, user pool and /console/api methods; on by default)
+ * has its own tests (operator-console.test.ts), so the counts here are of the callers' functions and methods.
+ */
+const CALLERS_ONLY = { console: { enabled: false } };
+
 let base: Synthesized;
 let scheduled: Synthesized;
 beforeAll(() => {
-  base = synthGateway({ scheduledStarts: [] });
-  scheduled = synthGateway({ scheduledStarts: SCHEDULES, alarmEmails: ['ops@example.com'] });
+  base = synthGateway({ scheduledStarts: [], ...CALLERS_ONLY });
+  scheduled = synthGateway({ scheduledStarts: SCHEDULES, alarmEmails: ['ops@example.com'], ...CALLERS_ONLY });
 });
 
 describe('one function per operation', () => {
@@ -91,7 +99,21 @@ describe('one function per operation', () => {
     const secretRef = { Ref: base.stack.getLogicalId(base.stack.secret.created!.node.defaultChild as never) };
     const table = { Ref: base.stack.getLogicalId(base.stack.batch.table.table.node.defaultChild as never) };
     const queue = { Ref: base.stack.getLogicalId(base.stack.batch.chunks.queue.node.defaultChild as never) };
-    for (const route of ROUTES) {
+    const bucket = {
+      Ref: base.stack.getLogicalId(base.stack.batch.bucket.bucket.node.defaultChild as never),
+    };
+    const cursorKey = {
+      Ref: base.stack.getLogicalId(base.stack.jobsApi.cursorSecret.node.defaultChild as never),
+    };
+    // The jobs API (docs/JOBS.md): JOB_READERS is config `jobReaders` (none here, lambdas/core/job-access.ts).
+    const jobsApi: Record<string, Json> = {
+      'get-job': { JOB_READERS: '' },
+      'list-jobs': { JOB_READERS: '', JOBS_CURSOR_SECRET_ARN: cursorKey },
+      'get-job-report': { JOB_READERS: '', BUCKET_NAME: bucket },
+      'create-upload': { BUCKET_NAME: bucket, UPLOAD_MAX_BYTES: String(2 * 1024 ** 3) },
+    };
+    // A function shared by several routes (the schedules API) has its own environment, tested with it.
+    for (const route of ROUTES.filter((r) => r.function === undefined)) {
       const fn = resourcesOf(base.template, 'AWS::Lambda::Function')[functionLogicalId(base, route.name)]!;
       expect((props(fn).Environment as Json).Variables, route.name).toEqual({
         NODE_OPTIONS: '--enable-source-maps',
@@ -102,6 +124,9 @@ describe('one function per operation', () => {
           ? { DANA_BASE_URL: 'https://appserv.danaconnect.com', DANA_SECRET_ID: secretRef }
           : { JOBS_TABLE_NAME: table }),
         ...(route.respondAsync ? { JOBS_TABLE_NAME: table, QUEUE_URL: queue } : {}),
+        // `{conversationId}` may be an alias, read from the jobs table (docs/ALIASES.md).
+        ...(takesConversationRef(route) ? { JOBS_TABLE_NAME: table } : {}),
+        ...jobsApi[route.name],
       });
     }
   });
@@ -115,7 +140,7 @@ describe('one function per operation', () => {
       used.add(ref);
     }
     expect(used.size).toBe(OUR_FUNCTIONS);
-    const custom = synthGateway({ scheduledStarts: [], logRetentionDays: 365 });
+    const custom = synthGateway({ scheduledStarts: [], logRetentionDays: 365, ...CALLERS_ONLY });
     const groups = Object.values(resourcesOf(custom.template, 'AWS::Logs::LogGroup'));
     // Ours, the API's access log, and the log group of CDK's notification handler.
     expect(groups).toHaveLength(OUR_FUNCTIONS + 2);
@@ -133,9 +158,12 @@ describe('one function per operation', () => {
 });
 
 describe('the DANAConnect secret', () => {
+  // The jobs list's cursor key (infra/constructs/jobs-api.ts) is a secret too, read by list-jobs alone.
+  const isCursorKey = (statement: Json) => JSON.stringify(statement.Resource).includes('JobsApiCursorKey');
   const secretStatementsOf = (s: Synthesized) =>
-    roleStatements(s.template).filter(({ statement }) =>
-      JSON.stringify(statement.Action).includes('secretsmanager:'),
+    roleStatements(s.template).filter(
+      ({ statement }) =>
+        JSON.stringify(statement.Action).includes('secretsmanager:') && !isCursorKey(statement),
     );
 
   it('each function that calls DANAConnect may GetSecretValue on that one secret; no other function may', () => {
@@ -168,6 +196,9 @@ describe('the DANAConnect secret', () => {
     for (const { statement } of roleStatements(scheduled.template)) {
       expect(JSON.stringify(statement.Action)).not.toContain('*');
       if (!JSON.stringify(statement.Resource).includes('*')) continue;
+      // The schedules API: ListSchedules takes no resource, and the schedules of its own group (acknowledged,
+      // and checked statement by statement, in scheduled-starts.test.ts).
+      if ([statement.Action].flat().every((a) => String(a).startsWith('scheduler:'))) continue;
       // Acknowledged per role, and checked statement by statement, in batch-pipeline.test.ts.
       expect([
         { 'Fn::Join': ['', [bucketArn, '/uploads/*']] },
@@ -190,7 +221,7 @@ describe('the DANAConnect secret', () => {
 
   it('imported by name: the grant is the name plus Secrets Manager’s 6-character suffix, the id is the name', () => {
     const s = synthGateway({ scheduledStarts: [], secret: { source: 'name', name: 'prod/danaconnect' } });
-    s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', 1); // the jobs list's cursor key only
     const secretStatements = secretStatementsOf(s);
     expect(secretStatements).toHaveLength(DANA_CALLERS);
     for (const { statement } of secretStatements) {
@@ -212,10 +243,11 @@ describe('the DANAConnect secret', () => {
     const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const s = synthGateway({ scheduledStarts: [], secret: { source: 'arn', arn, kmsKeyArn: key } });
     const statements = roleStatements(s.template).map(({ statement }) => statement);
-    expect(statements.filter((st) => st.Action === 'secretsmanager:GetSecretValue')).toHaveLength(
-      DANA_CALLERS,
-    );
-    for (const st of statements.filter((x) => JSON.stringify(x.Action).includes('secretsmanager:'))) {
+    const danaSecret = (x: Json) => JSON.stringify(x.Action).includes('secretsmanager:') && !isCursorKey(x);
+    expect(
+      statements.filter((st) => danaSecret(st) && st.Action === 'secretsmanager:GetSecretValue'),
+    ).toHaveLength(DANA_CALLERS);
+    for (const st of statements.filter(danaSecret)) {
       expect(st.Resource).toBe(arn);
     }
     const decrypts = statements.filter((st) => st.Action === 'kms:Decrypt');
@@ -238,7 +270,7 @@ describe('the REST API', () => {
   }
 
   it('one method per route, each integrated with its own function through a Lambda proxy', () => {
-    base.template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length);
+    expect(callerMethods(base.template)).toHaveLength(ROUTES.length);
     for (const route of ROUTES) {
       const method = methodOf(base, route.name);
       expect(method.HttpMethod).toBe(route.method);
@@ -255,7 +287,7 @@ describe('the REST API', () => {
       const parent = r.ParentId as { Ref?: string };
       return `${parent.Ref && resources[parent.Ref] ? pathOf(parent.Ref) : ''}/${r.PathPart as string}`;
     };
-    const methods = Object.values(resourcesOf(base.template, 'AWS::ApiGateway::Method'));
+    const methods = callerMethods(base.template);
     const paths = methods.map(
       (m) => `${props(m).HttpMethod as string} ${pathOf((props(m).ResourceId as { Ref: string }).Ref)}`,
     );
@@ -263,7 +295,7 @@ describe('the REST API', () => {
   });
 
   it('every method requires IAM (SigV4) authorization by default', () => {
-    for (const method of Object.values(resourcesOf(base.template, 'AWS::ApiGateway::Method'))) {
+    for (const method of callerMethods(base.template)) {
       expect(props(method).AuthorizationType).toBe('AWS_IAM');
       expect(props(method).ApiKeyRequired).toBeUndefined();
     }
@@ -275,7 +307,7 @@ describe('the REST API', () => {
       auth: 'api-key',
       throttling: { rateLimit: 5, burstLimit: 10 },
     });
-    for (const method of Object.values(resourcesOf(s.template, 'AWS::ApiGateway::Method'))) {
+    for (const method of callerMethods(s.template)) {
       expect(props(method)).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: true });
     }
     s.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
@@ -486,7 +518,8 @@ describe('scheduled list starts', () => {
     );
     // The schedules' own queue, beside the batch pipeline's three.
     scheduled.template.resourceCountIs('AWS::SQS::Queue', 4);
-    base.template.resourceCountIs('AWS::SQS::Queue', 3);
+    // Always there: runtime schedules (POST /schedules) dead-letter to it too.
+    base.template.resourceCountIs('AWS::SQS::Queue', 4);
     expect(props(resourcesOf(scheduled.template, 'AWS::SQS::Queue')[dlq]!)).toMatchObject({
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 14 * 24 * 3600,
@@ -521,13 +554,11 @@ describe('alarms', () => {
       expect(String(alarm.AlarmDescription).length).toBeGreaterThan(80);
     }
     const errors = alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda');
-    expect(errors.map((a) => JSON.stringify(a.Dimensions)).sort()).toEqual(
-      Object.keys(scheduled.stack.functions)
-        .map((name) =>
-          JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionLogicalId(scheduled, name) } }]),
-        )
-        .sort(),
+    // Routes that share a function (schedules, aliases) share its one alarm.
+    const dimensions = Object.keys(scheduled.stack.functions).map((name) =>
+      JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionLogicalId(scheduled, name) } }]),
     );
+    expect(errors.map((a) => JSON.stringify(a.Dimensions)).sort()).toEqual([...new Set(dimensions)].sort());
     for (const a of errors) expect(a).toMatchObject({ Statistic: 'Sum', Threshold: 1 });
 
     const serverErrors = alarms.filter((a) => a.MetricName === '5XXError');
@@ -623,12 +654,18 @@ describe('cdk-nag (AwsSolutions) on every synth', () => {
         'Http: AwsSolutions-COG4',
         'Http/Api/DeploymentStage.prod: AwsSolutions-APIG3',
         'Schedules/DeadLetters/Queue: AwsSolutions-SQS3',
+        'SchedulesApi/Role: AwsSolutions-IAM5[Resource::*]',
+        `SchedulesApi/Role: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${scheduled.stack.schedules.group.scheduleGroupName}/*]`,
         'Batch/IngestFailures/Queue: AwsSolutions-SQS3',
         'Batch/Jobs/AccessLogs: AwsSolutions-S1',
         ...['Batch/IngestUpload/Role', 'Batch/ProcessChunk/Role'].map(
           (role) => `${role}: AwsSolutions-IAM5[Resource::<${bucket}.Arn>/reports/*]`,
         ),
         `Batch/IngestUpload/Role: AwsSolutions-IAM5[Resource::<${bucket}.Arn>/uploads/*]`,
+        // The jobs API (infra/constructs/jobs-api.ts): it signs upload forms and report links.
+        `CreateUpload/Role: AwsSolutions-IAM5[Resource::<${bucket}.Arn>/uploads/*]`,
+        `GetJobReport/Role: AwsSolutions-IAM5[Resource::<${bucket}.Arn>/reports/*]`,
+        'JobsApi/CursorKey: AwsSolutions-SMG4',
       ].sort(),
     );
     const apiKey = synthGateway({ scheduledStarts: [], auth: 'api-key' });

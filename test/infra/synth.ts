@@ -74,6 +74,16 @@ export function resourcesOf(template: Template, type: string): Resources {
 
 export type Json = Record<string, unknown>;
 
+/**
+ * The callers' API Gateway methods: every method but the operator console's (`console-…` operations, its page and
+ * its Cognito-authorized /console/api copy of the operator routes; test/infra/operator-console.test.ts).
+ */
+export function callerMethods(template: Template): Resources[string][] {
+  return Object.values(resourcesOf(template, 'AWS::ApiGateway::Method')).filter(
+    (m) => !String((m.Properties ?? {}).OperationName ?? '').startsWith('console-'),
+  );
+}
+
 /** A resource's properties. */
 export const props = (r: { Properties?: Json }): Json => r.Properties ?? {};
 

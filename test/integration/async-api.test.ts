@@ -313,8 +313,14 @@ describe('async API through the local gateway and the local pipeline', () => {
     const bob = await post('arn:aws:iam::123456789012:user/bob');
     expect(bob.jobId).not.toBe(alice.jobId);
     expect((await post('arn:aws:iam::123456789012:user/alice')).jobId).toBe(alice.jobId);
-    await untilDone(gateway.url, `/jobs/${alice.jobId}`);
-    await untilDone(gateway.url, `/jobs/${bob.jobId}`);
+    // Each job is its caller's: the local gateway's own caller reads neither, so the store is asked directly.
+    expect((await call(gateway.url, 'GET', `/jobs/${alice.jobId}`)).status).toBe(404);
+    await expect
+      .poll(async () => (await pipeline.jobs.getJob(alice.jobId))?.state, { timeout: 20_000 })
+      .toBe('done');
+    await expect
+      .poll(async () => (await pipeline.jobs.getJob(bob.jobId))?.state, { timeout: 20_000 })
+      .toBe('done');
     expect(startedCodes(sandbox)).toEqual([body.CODE, body.CODE]);
   });
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
+  HeadObjectCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
@@ -29,12 +30,13 @@ import {
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { buildGatewayApp, cdkJsonContext } from '../../infra/gateway-app';
+import type { GatewayFunction } from '../../infra/constructs/gateway-function';
 import type { FunctionName, GatewayStack } from '../../infra/gateway-stack';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store';
 import { uploadJobId } from '../../lambdas/core/ingest';
 import type { ChunkMessage } from '../../lambdas/core/jobs';
-import { ROUTES } from '../../lambdas/http/routes';
+import { functionOf, ROUTES } from '../../lambdas/http/routes';
 import { DEMO_USER, startSandbox, type Sandbox } from '../../local/sandbox/server';
 import { relayOutput } from '../audit/child-output';
 import { rememberCredentialsSeenBy } from '../audit/sensitive';
@@ -109,6 +111,18 @@ const DANA_CALLERS = new Set<FunctionName>([
   'process-chunk',
 ]);
 
+/**
+ * The handler folder (`lambdas/<folder>/handler.ts`) a function is built from, as the stack derives it: a route's
+ * `functionOf` (routes may share one function), else the function's own name (the batch pipeline's).
+ */
+function handlerFolderOf(name: FunctionName): string {
+  const route = ROUTES.find((r) => r.name === name);
+  return route ? functionOf(route) : name;
+}
+
+/** Functions that read a secret of their own, never DANAConnect's: the jobs list's cursor key, webhook signing. */
+const OWN_SECRET_READERS = new Set(['list-jobs', 'deliver-webhook']);
+
 /** The pipeline's resources in moto_server, standing in for the stack's. */
 interface LocalResources {
   tableName: string;
@@ -120,6 +134,8 @@ interface LocalResources {
 let workDir: string;
 let stack: GatewayStack;
 let bundles: Record<FunctionName, Bundle>;
+/** Every function of the assembly once, by its handler folder: the routes', the batch's, the console page's… */
+let bundlesByFolder: Map<string, Bundle>;
 let secretLogicalId: string;
 /** The template's Ref of each pipeline resource, by the environment variable that carries it. */
 let pipelineRefs: Record<'JOBS_TABLE_NAME' | 'QUEUE_URL' | 'BUCKET_NAME', { Ref: string }>;
@@ -129,8 +145,11 @@ let sandbox: Sandbox;
 let secretArn: string;
 let placeholderSecretArn: string;
 
-/** The function's bundle, handler and environment, from the synthesized template and its asset manifest. */
-function readBundles(assemblyDir: string): Record<FunctionName, Bundle> {
+/**
+ * Each function's bundle, handler and environment, from the synthesized template and its asset manifest: by
+ * function name (`bundles`) and by handler folder (`bundlesByFolder`).
+ */
+function readBundles(assemblyDir: string): void {
   const template = JSON.parse(readFileSync(join(assemblyDir, stack.templateFile), 'utf8')) as {
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   };
@@ -152,17 +171,13 @@ function readBundles(assemblyDir: string): Record<FunctionName, Bundle> {
     [secret.GenerateStringKey!]: 'x1Y2z3',
   });
 
-  const out = {} as Record<FunctionName, Bundle>;
-  for (const [name, { function: fn }] of Object.entries(stack.functions) as [
-    FunctionName,
-    GatewayStack['functions'][FunctionName],
-  ][]) {
+  const bundleOf = ({ function: fn }: GatewayFunction): Bundle => {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as never);
     const resource = template.Resources[logicalId]!;
     expect(resource.Type).toBe('AWS::Lambda::Function');
     const p = resource.Properties;
     const key = (p.Code as { S3Key: string }).S3Key;
-    out[name] = {
+    return {
       logicalId,
       assetDir: assetByKey.get(key)!,
       handler: p.Handler as string,
@@ -170,8 +185,20 @@ function readBundles(assemblyDir: string): Record<FunctionName, Bundle> {
       memorySize: p.MemorySize as number,
       environment: (p.Environment as { Variables: Record<string, unknown> }).Variables,
     };
+  };
+  bundles = {} as Record<FunctionName, Bundle>;
+  bundlesByFolder = new Map();
+  const add = (folder: string, bundle: Bundle) => {
+    // Routes of one handler folder are one function (one bundle), as the stack builds them.
+    expect(bundlesByFolder.get(folder)?.logicalId ?? bundle.logicalId, folder).toBe(bundle.logicalId);
+    bundlesByFolder.set(folder, bundle);
+  };
+  for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, GatewayFunction][]) {
+    bundles[name] = bundleOf(fn);
+    add(handlerFolderOf(name), bundles[name]);
   }
-  return out;
+  if (stack.operatorConsole) add('console', bundleOf(stack.operatorConsole.pageFunction));
+  if (stack.jobEvents.deliver) add('deliver-webhook', bundleOf(stack.jobEvents.deliver));
 }
 
 /** The template's environment, with the deployed DANAConnect URL, secret and pipeline swapped for local ones. */
@@ -308,7 +335,7 @@ beforeAll(async () => {
   stack = built.stack;
   secretLogicalId = stack.getLogicalId(stack.secret.created!.node.defaultChild as never);
   const assembly = built.app.synth();
-  bundles = readBundles(assembly.directory);
+  readBundles(assembly.directory);
   const refOf = (construct: { node: { defaultChild?: unknown } }) => ({
     Ref: stack.getLogicalId(construct.node.defaultChild as never),
   });
@@ -362,32 +389,47 @@ describe('the bundles in the cloud assembly', () => {
     expect(Object.keys(bundles).sort()).toEqual(
       [...ROUTES.map((r) => r.name), 'ingest-upload', 'process-chunk'].sort(),
     );
-    for (const [name, bundle] of Object.entries(bundles) as [FunctionName, Bundle][]) {
-      expect(bundle.handler, name).toBe('index.handler');
-      expect(readdirSync(bundle.assetDir).sort(), name).toEqual([
+    // Every function once: the routes' (shared folders once), the batch pipeline's, the console page's and,
+    // with webhooks configured, deliver-webhook.
+    expect([...bundlesByFolder.keys()].sort()).toEqual(
+      [
+        ...new Set(Object.keys(bundles).map((name) => handlerFolderOf(name as FunctionName))),
+        ...(stack.operatorConsole ? ['console'] : []),
+        ...(stack.jobEvents.deliver ? ['deliver-webhook'] : []),
+      ].sort(),
+    );
+    expect(new Set([...bundlesByFolder.values()].map((b) => b.logicalId)).size).toBe(bundlesByFolder.size);
+    const danaCallerFolders = new Set([...DANA_CALLERS].map(handlerFolderOf));
+    for (const [folder, bundle] of bundlesByFolder) {
+      expect(bundle.handler, folder).toBe('index.handler');
+      expect(readdirSync(bundle.assetDir).sort(), folder).toEqual([
+        // The console's built page, put beside its handler after bundling.
+        ...(folder === 'console' ? ['console'] : []),
         'index.meta.json',
         'index.mjs',
         'index.mjs.map',
       ]);
       const code = readFileSync(join(bundle.assetDir, 'index.mjs'), 'utf8');
-      expect(code, name).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+      expect(code, folder).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
       // Nothing is left for the runtime to resolve: no bare imports of packages.
-      expect(code).not.toMatch(/from\s*["'](@aws-sdk|@aws-lambda-powertools|@middy)\//);
+      expect(code, folder).not.toMatch(/from\s*["'](@aws-sdk|@aws-lambda-powertools|@middy)\//);
       const meta = JSON.parse(readFileSync(join(bundle.assetDir, 'index.meta.json'), 'utf8')) as {
         inputs: Record<string, unknown>;
       };
       const inputs = Object.keys(meta.inputs);
       expect(
-        inputs.some((i) => i.includes(`lambdas/${name}/handler.ts`)),
-        name,
+        inputs.some((i) => i.endsWith(`lambdas/${folder}/handler.ts`)),
+        folder,
       ).toBe(true);
       // A function that cannot read the secret does not carry the code to read it, nor the DANAConnect client.
       const bundlesSecretsManager = inputs.some((i) =>
         i.includes('node_modules/@aws-sdk/client-secrets-manager/'),
       );
       const bundlesDanaClient = inputs.some((i) => i.endsWith('lambdas/core/dana-client.ts'));
-      expect(bundlesSecretsManager, name).toBe(DANA_CALLERS.has(name));
-      expect(bundlesDanaClient, name).toBe(DANA_CALLERS.has(name));
+      expect(bundlesSecretsManager, folder).toBe(
+        danaCallerFolders.has(folder) || OWN_SECRET_READERS.has(folder),
+      );
+      expect(bundlesDanaClient, folder).toBe(danaCallerFolders.has(folder));
     }
   });
 });
@@ -568,14 +610,20 @@ describe('the batch pipeline’s bundles, against moto and the sandbox', () => {
       bucket,
       jobId,
       '1001',
-      'lista de marzo',
+      // Reports are named after the full file name, extension included (lambdas/core/upload/key.ts).
+      'lista de marzo.csv',
       13,
     );
     expect(summary).toMatchObject({ total: 13, started: 12, rejected: 1, failed: 0 });
     expect(report[12]).toMatchObject({ row: 13, status: 'rejected' });
 
-    // get-job reads the same job from the table: no secret, no DANAConnect.
+    // get-job reads the same job from the table: no secret, no DANAConnect. An upload job belongs to no API
+    // caller: an operator (a console user, Cognito) reads it.
     const event = apiGatewayEvent('get-job');
+    event.requestContext.identity.userArn = null;
+    event.requestContext.authorizer = {
+      claims: { sub: 'operator-1', iss: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ops' },
+    };
     event.path = `/jobs/${jobId}`;
     event.pathParameters = { jobId };
     const answer = httpAnswer(await invoke('get-job', event));
@@ -626,5 +674,30 @@ describe('the batch pipeline’s bundles, against moto and the sandbox', () => {
       started: 1,
       outcomes: [{ row: 1, status: 'started', idResult: expect.any(Number) }],
     });
+  });
+
+  it('create-upload signs a form with the bundled presigner; a file posted through it lands in the bucket', async () => {
+    const event = apiGatewayEvent('get-job');
+    Object.assign(event, {
+      httpMethod: 'POST',
+      resource: '/uploads',
+      path: '/uploads',
+      pathParameters: null,
+    });
+    event.headers['Content-Type'] = 'application/json';
+    event.body = JSON.stringify({ conversation: '1001', fileName: 'bundled.csv', contentLength: 11 });
+    const created = httpAnswer(await invoke('create-upload', event));
+    expect(created.statusCode).toBe(201);
+    const { key, upload } = created.body as {
+      key: string;
+      upload: { url: string; fields: Record<string, string> };
+    };
+    expect(key).toMatch(/^uploads\/1001\/\d{8}T\d{6}Z-[0-9a-f]{8}\/bundled\.csv$/);
+    const form = new FormData();
+    for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+    form.append('file', new Blob(['NAME\r\nAda\r\n']), 'bundled.csv');
+    expect((await fetch(upload.url, { method: 'POST', body: form })).status).toBeLessThan(300);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: local.bucketName, Key: key }));
+    expect(head.ContentLength).toBe(11);
   });
 });

@@ -4,7 +4,9 @@
  * names the offending parameter, field or record index, and the sandbox receives NOTHING.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryAliasStore } from '../../lambdas/adapters/memory-alias-store';
 import { MemoryJobStore } from '../../lambdas/adapters/memory-job-store';
+import { routeSpec } from '../../lambdas/http/doorway';
 import { MAX_BODY_BYTES } from '../../lambdas/http/request';
 import type { OperationName } from '../../lambdas/http/routes';
 import type { Gateway } from '../../local/gateway';
@@ -53,6 +55,40 @@ const VALID: Record<OperationName, Request> = {
   },
   'get-contact-data': { method: 'GET', path: `${BASE}/data/lc-3663?fields=NAME` },
   'get-job': { method: 'GET', path: `/jobs/${KNOWN_JOB}` },
+  'put-alias': {
+    method: 'PUT',
+    path: '/aliases/newsletter',
+    headers: JSON_TYPE,
+    body: '{"conversationId":1001}',
+  },
+  'list-aliases': { method: 'GET', path: '/aliases?limit=10' },
+  'get-alias': { method: 'GET', path: '/aliases/newsletter' },
+  'delete-alias': { method: 'DELETE', path: '/aliases/newsletter' },
+  'list-jobs': { method: 'GET', path: '/jobs?limit=10&state=done' },
+  'get-job-report': { method: 'GET', path: `/jobs/${KNOWN_JOB}/report` },
+  'create-upload': {
+    method: 'POST',
+    path: '/uploads',
+    headers: JSON_TYPE,
+    body: '{"conversation":"1001","fileName":"march.csv","contentLength":100}',
+  },
+  // The schedules API (its full matrix: schedules-gateway.test.ts). No schedule store is installed here: bad
+  // input must be refused before the store is needed.
+  'create-schedule': {
+    method: 'POST',
+    path: '/schedules',
+    headers: JSON_TYPE,
+    body: '{"name":"weekday","conversation":1001,"cron":"cron(0 9 ? * MON-FRI *)","timezone":"America/Caracas"}',
+  },
+  'list-schedules': { method: 'GET', path: '/schedules?limit=10' },
+  'get-schedule': { method: 'GET', path: '/schedules/weekday' },
+  'replace-schedule': {
+    method: 'PUT',
+    path: '/schedules/weekday',
+    headers: JSON_TYPE,
+    body: '{"conversation":1001,"cron":"cron(0 9 ? * MON-FRI *)","timezone":"America/Caracas"}',
+  },
+  'delete-schedule': { method: 'DELETE', path: '/schedules/weekday' },
 };
 
 interface Case {
@@ -94,9 +130,155 @@ const ID_ROUTES: [OperationName, string, (id: string) => string][] = [
   ['start-batch', 'conversationId', (id) => `${BASE}/${id}/start/list/data`],
 ];
 for (const [route, param, path] of ID_ROUTES) {
-  for (const id of BAD_IDS)
-    add(`${route} ${param}=${id}`, { ...VALID[route], path: path(id) }, 400, 9400, param);
+  for (const id of BAD_IDS) {
+    // A conversation reference that starts with a letter is an alias (docs/ALIASES.md): unknown, it is 404.
+    const alias = param === 'conversationId' && /^[a-z]/.test(id);
+    add(
+      `${route} ${param}=${id}`,
+      { ...VALID[route], path: path(id) },
+      alias ? 404 : 400,
+      alias ? 9404 : 9400,
+      param,
+    );
+  }
 }
+// Not an id and not an alias name: 400 naming the parameter.
+for (const [route, param, path] of ID_ROUTES.filter(([, param]) => param === 'conversationId')) {
+  for (const ref of ['News', 'news_letter', 'a%2Fb', 'a'.repeat(64)])
+    add(`${route} ${param}=${ref.slice(0, 20)}`, { ...VALID[route], path: path(ref) }, 400, 9400, param);
+}
+
+// The alias API: every bad name, body, query, and an unknown alias.
+const BAD_ALIAS_NAMES = ['Bad', '1001', 'news_letter', '-a', 'a%2Fb', '%2E%2E', 'a'.repeat(64), 'n%C3%B1'];
+for (const route of ['put-alias', 'get-alias', 'delete-alias'] as const) {
+  for (const name of BAD_ALIAS_NAMES)
+    add(
+      `${route} name=${name.slice(0, 20)}`,
+      { ...VALID[route], path: `/aliases/${name}` },
+      400,
+      9400,
+      'name',
+    );
+}
+const BAD_ALIAS_BODIES: [string, string, string][] = [
+  ['not JSON', '{"conversationId":', 'body'],
+  ['an array', '[1001]', 'body'],
+  ['null', 'null', 'body'],
+  ['no conversationId', '{}', 'conversationId'],
+  ['conversationId 0', '{"conversationId":0}', 'conversationId'],
+  ['conversationId as an alias', '{"conversationId":"newsletter"}', 'conversationId'],
+  ['conversationId 1.5', '{"conversationId":1.5}', 'conversationId'],
+  ['another field', '{"conversationId":1001,"note":"x"}', 'body.note'],
+];
+for (const [what, body, names] of BAD_ALIAS_BODIES)
+  add(`put-alias ${what}`, { ...VALID['put-alias'], body }, 400, 9400, names);
+add('put-alias without a body', { method: 'PUT', path: '/aliases/newsletter' }, 400, 9400, 'body');
+add(
+  'put-alias as text/plain',
+  { ...VALID['put-alias'], headers: { 'Content-Type': 'text/plain' } },
+  415,
+  9415,
+  'Content-Type',
+);
+add('get-alias with a body', { ...VALID['get-alias'], headers: JSON_TYPE, body: '{}' }, 400, 9400, 'body');
+add(
+  'delete-alias with a body',
+  { ...VALID['delete-alias'], headers: JSON_TYPE, body: '{}' },
+  400,
+  9400,
+  'body',
+);
+add('get-alias unknown', { method: 'GET', path: '/aliases/nobody' }, 404, 9404, 'nobody');
+add('delete-alias unknown', { method: 'DELETE', path: '/aliases/nobody' }, 404, 9404, 'nobody');
+for (const query of ['limit=0', 'limit=101', 'limit=x', 'limit=1&limit=2', 'cursor=forged', 'cursor=%00'])
+  add(`list-aliases ${query}`, { method: 'GET', path: `/aliases?${query}` }, 400, 9400, query.split('=')[0]!);
+
+// The jobs list, the report redirect and the upload API (docs/JOBS.md).
+for (const query of [
+  'limit=0',
+  'limit=101',
+  'limit=x',
+  'limit=1&limit=2',
+  'state=failed',
+  'cursor=forged',
+  'cursor=%00',
+])
+  add(`list-jobs ${query}`, { method: 'GET', path: `/jobs?${query}` }, 400, 9400, query.split('=')[0]!);
+for (const jobId of ['xyz', 'ABCDEF0123456789ABCDEF0123456789', '0'.repeat(33)])
+  add(`get-job-report jobId=${jobId}`, { method: 'GET', path: `/jobs/${jobId}/report` }, 400, 9400, 'jobId');
+// A job this caller may read, but an API job: it has no report.
+add('get-job-report of an API job', VALID['get-job-report'], 404, 9404, 'jobId');
+const BAD_UPLOADS: [string, string, number, string][] = [
+  ['not JSON', '{"conversation":', 400, 'body'],
+  ['an array', '[]', 400, 'body'],
+  ['no fileName', '{"conversation":"1001","contentLength":1}', 400, 'fileName'],
+  ['a path in fileName', '{"conversation":"1001","fileName":"a/b.csv","contentLength":1}', 400, 'fileName'],
+  ['a .txt file', '{"conversation":"1001","fileName":"a.txt","contentLength":1}', 400, 'fileName'],
+  [
+    'a control character',
+    '{"conversation":"1001","fileName":"a\\u0007.csv","contentLength":1}',
+    400,
+    'fileName',
+  ],
+  ['contentLength 0', '{"conversation":"1001","fileName":"a.csv","contentLength":0}', 400, 'contentLength'],
+  [
+    'a file over the limit',
+    `{"conversation":"1001","fileName":"a.csv","contentLength":${2 * 1024 ** 3 + 1}}`,
+    413,
+    'contentLength',
+  ],
+  ['conversation 0', '{"conversation":"0","fileName":"a.csv","contentLength":1}', 400, 'conversation'],
+  ['an unknown alias', '{"conversation":"nobody","fileName":"a.csv","contentLength":1}', 404, 'nobody'],
+];
+for (const [what, body, status, names] of BAD_UPLOADS)
+  add(
+    `create-upload ${what}`,
+    { ...VALID['create-upload'], body },
+    status,
+    status === 413 ? 9413 : status === 404 ? 9404 : 9400,
+    names,
+  );
+add(
+  'create-upload as text/plain',
+  { ...VALID['create-upload'], headers: { 'Content-Type': 'text/plain' } },
+  415,
+  9415,
+  'Content-Type',
+);
+add('list-jobs with a body', { ...VALID['list-jobs'], headers: JSON_TYPE, body: '{}' }, 400, 9400, 'body');
+
+// The schedules API: each route's field rules, named.
+const scheduleBody = (change: Record<string, unknown>) =>
+  JSON.stringify({ ...JSON.parse(VALID['create-schedule'].body!), ...change });
+const BAD_SCHEDULES: [OperationName, string, Partial<Request>, string][] = [
+  [
+    'create-schedule',
+    'unknown time zone',
+    { body: scheduleBody({ timezone: 'America/Atlantis' }) },
+    'timezone',
+  ],
+  [
+    'create-schedule',
+    'malformed cron',
+    { body: scheduleBody({ cron: 'cron(0 24 ? * MON-FRI *)' }) },
+    'hours',
+  ],
+  [
+    'create-schedule',
+    'at in the past',
+    { body: scheduleBody({ cron: undefined, at: '2020-01-01T00:00:00' }) },
+    'at',
+  ],
+  ['create-schedule', 'cron and at', { body: scheduleBody({ at: '2099-01-01T00:00:00' }) }, 'at'],
+  ['create-schedule', 'neither cron nor at', { body: scheduleBody({ cron: undefined }) }, 'cron'],
+  ['list-schedules', 'limit=0', { path: '/schedules?limit=0' }, 'limit'],
+  ['get-schedule', 'name with a space', { path: '/schedules/a%20b' }, 'name'],
+  ['get-schedule', 'count=51', { path: '/schedules/weekday?count=51' }, 'count'],
+  ['replace-schedule', 'renaming', { body: scheduleBody({ name: 'other' }) }, 'name'],
+  ['delete-schedule', 'name ..', { path: '/schedules/%2E%2E' }, 'name'],
+];
+for (const [route, what, change, names] of BAD_SCHEDULES)
+  add(`${route} ${what}`, { ...VALID[route], ...change }, 400, 9400, names);
 
 // danaparam: hostile values, none of which may reach (or bend) the upstream path.
 const HOSTILE_DANAPARAMS = [
@@ -202,11 +384,12 @@ const BAD_RECORDS: [string, string, string][] = [
   ['an empty object', '{}', 'body'],
   ['a nested object value', '{"NAME":{"first":"Ada"}}', 'body.NAME'],
   ['an array value', '{"TAGS":["a","b"]}', 'body.TAGS'],
-  ['a field code with a space', '{"FIRST NAME":"Ada"}', 'FIRST NAME'],
-  ['an empty field code', '{"":"Ada"}', 'field code ""'],
-  ['a field code with a dot', '{"A.B":"x"}', 'A.B'],
-  ['a non-ASCII field code', '{"NOMBRE_Ñ":"Ada"}', 'NOMBRE_Ñ'],
-  ['a 65-character field code', `{"${'C'.repeat(65)}":"x"}`, 'CCCCCCCC'],
+  // An invalid field code is named by position and length, never quoted (it may be a contact's data).
+  ['a field code with a space', '{"FIRST NAME":"Ada"}', 'body: field code number 1 (10 characters)'],
+  ['an empty field code', '{"":"Ada"}', 'body: field code number 1 (0 characters)'],
+  ['a field code with a dot', '{"NAME":"x","A.B":"x"}', 'body: field code number 2 (3 characters)'],
+  ['a non-ASCII field code', '{"NOMBRE_Ñ":"Ada"}', 'body: field code number 1 (8 characters)'],
+  ['a 65-character field code', `{"${'C'.repeat(65)}":"x"}`, 'body: field code number 1 (65 characters)'],
   ['a value over 4000 characters', `{"NOTE":"${'x'.repeat(4001)}"}`, 'body.NOTE'],
   ['201 fields', tooManyFields, 'body'],
 ];
@@ -229,7 +412,11 @@ const BAD_BATCHES: [string, string, string][] = [
   ['a number as record 1', '[{"NAME":"Ada"},5]', 'body[1]'],
   ['an array as record 0', '[["NAME","Ada"]]', 'body[0]'],
   ['an empty record 1', '[{"NAME":"Ada"},{}]', 'body[1]'],
-  ['a bad field code in record 2', '[{"NAME":"Ada"},{"NAME":"Alan"},{"A B":"x"}]', 'body[2]'],
+  [
+    'a bad field code in record 2',
+    '[{"NAME":"Ada"},{"NAME":"Alan"},{"A B":"x"}]',
+    'body[2]: field code number 1',
+  ],
   ['a nested value in record 0', '[{"NAME":{"x":"y"}}]', 'body[0].NAME'],
 ];
 for (const [what, body, names] of BAD_BATCHES) {
@@ -294,7 +481,7 @@ describe('bad input on every route', () => {
       operation: { kind: 'data', conversationId: 1001 },
       name: 'start-data',
     });
-    gateway = await freshGateway(sandbox, '1.0', { jobs: { jobs } });
+    gateway = await freshGateway(sandbox, '1.0', { jobs: { jobs, aliases: new MemoryAliasStore() } });
   });
   afterAll(async () => {
     rememberCredentialsSeenBy(sandbox);
@@ -304,7 +491,7 @@ describe('bad input on every route', () => {
   beforeEach(() => sandbox.reset());
 
   // Without this, "the sandbox received nothing" would prove nothing.
-  it.each((Object.keys(VALID) as OperationName[]).filter((route) => route !== 'get-job'))(
+  it.each((Object.keys(VALID) as OperationName[]).filter((route) => routeSpec(route).callsDana))(
     'the valid %s request reaches the sandbox',
     async (route) => {
       if (route === 'start-record' || route === 'get-contact-data') {
@@ -322,6 +509,16 @@ describe('bad input on every route', () => {
     const answer = await rawRequest(gateway.url, VALID['get-job']);
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.text)).toMatchObject({ jobId: KNOWN_JOB, state: 'ingesting' });
+    expect(sandbox.received()).toEqual([]);
+  });
+
+  // The alias API never calls DANAConnect: its valid requests are answered from the alias store.
+  it('the valid alias requests are answered 200 and 204 from the alias store, nothing upstream', async () => {
+    const answers = [];
+    for (const route of ['put-alias', 'get-alias', 'list-aliases', 'delete-alias'] as const) {
+      answers.push((await rawRequest(gateway.url, VALID[route])).status);
+    }
+    expect(answers).toEqual([200, 200, 200, 204]);
     expect(sandbox.received()).toEqual([]);
   });
 

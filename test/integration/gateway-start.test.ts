@@ -107,8 +107,11 @@ describe('npm start', () => {
     const env = cleanEnv(sandboxEnv(sandbox, '1.0'));
     running = await untilListening(npmStart(env));
     expect(running.output()).toContain(`Upstream: ${sandbox.url} (API 1.0)`);
+    // A real DANAConnect: the gateway requires the key it printed (see the next test).
+    const key = /export LOCAL_API_KEY=(\S+)/.exec(running.output())![1]!;
     const response = await fetch(`${running.url}/api/1.0/rest/conversation/1002/start/list`, {
       method: 'POST',
+      headers: { 'x-api-key': key },
     });
     expect(response.status).toBe(200);
     expect(sandbox.received()).toMatchObject([
@@ -116,6 +119,37 @@ describe('npm start', () => {
     ]);
     running.child.kill('SIGINT');
     expect(await running.exited).toBe(0);
+  });
+
+  it('with real credentials and no LOCAL_API_KEY, generates a key, prints it once and requires it', async () => {
+    sandbox = await startSandbox();
+    running = await untilListening(npmStart(cleanEnv(sandboxEnv(sandbox, '1.0'))));
+    const printed = [...running.output().matchAll(/export LOCAL_API_KEY=(\S+)/g)].map((m) => m[1]!);
+    expect(printed).toHaveLength(1);
+    const key = printed[0]!;
+    expect(key).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+    expect(running.output().split(key)).toHaveLength(2); // printed once, nowhere else
+    const list = (headers: Record<string, string>) =>
+      fetch(`${running!.url}/api/1.0/rest/conversation/1002/start/list`, { method: 'POST', headers });
+    for (const headers of [{}, { 'x-api-key': 'guess' }] as Record<string, string>[]) {
+      const refused = await list(headers);
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { wsError: { idError: number } }).wsError.idError).toBe(9403);
+    }
+    expect(sandbox.received()).toEqual([]);
+    expect((await list({ 'x-api-key': key })).status).toBe(200);
+  });
+
+  it('with real credentials and LOCAL_API_KEY set, requires that key and prints none', async () => {
+    sandbox = await startSandbox();
+    const env = cleanEnv({ ...sandboxEnv(sandbox, '1.0'), LOCAL_API_KEY: 'my-own-local-key-0123456789' });
+    running = await untilListening(npmStart(env));
+    expect(running.output()).not.toContain('export LOCAL_API_KEY=');
+    expect(running.output()).not.toContain('my-own-local-key-0123456789');
+    const list = (headers: Record<string, string>) =>
+      fetch(`${running!.url}/api/1.0/rest/conversation/1002/start/list`, { method: 'POST', headers });
+    expect((await list({})).status).toBe(403);
+    expect((await list({ 'x-api-key': 'my-own-local-key-0123456789' })).status).toBe(200);
   });
 
   it('refuses to start against a DANAConnect without credentials, naming the missing variable', async () => {

@@ -315,7 +315,8 @@ describe('the local gateway itself', () => {
     lines.length = 0;
     await fetch(`${gateway.url}/api/1.0/rest/conversation/1001/start/list`, { method: 'POST' });
     await fetch(`${gateway.url}/api/1.0/rest/conversation/data/lc-${id}?fields=NAME`);
-    await fetch(`${gateway.url}/api/1.0/rest/conversation/abc/start/list`, { method: 'POST' });
+    // Neither an id nor an alias name (`abc` would be an alias): 400.
+    await fetch(`${gateway.url}/api/1.0/rest/conversation/ABC/start/list`, { method: 'POST' });
     await fetch(`${gateway.url}/nowhere/ada@example.com`);
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^POST \/api\/1\.0\/rest\/conversation\/1001\/start\/list 200 \d+ms$/);

@@ -9,7 +9,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { JOBS_READ_ACTIONS, JOBS_WRITE_ACTIONS } from '../../infra/constructs/jobs-table';
+import { TABLE_ACCESS } from '../../infra/constructs/table-access';
 import { DynamoIdempotencyStore, idempotencyPk } from '../../lambdas/adapters/dynamo-idempotency-store';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
 import { useLocalJobDeps } from '../../lambdas/adapters/job-deps';
@@ -118,7 +118,7 @@ describe('DynamoIdempotencyStore on the jobs table', () => {
     );
     const commands = [...source.matchAll(/new (\w+)Command\(/g)].map((m) => `dynamodb:${m[1]}`);
     expect(commands.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
-    const granted = new Set<string>([...JOBS_READ_ACTIONS, ...JOBS_WRITE_ACTIONS]);
+    const granted = new Set<string>(TABLE_ACCESS['async-http'].actions);
     for (const action of commands) expect(granted, action).toContain(action);
   });
 });

@@ -137,7 +137,7 @@ describe('ingest-upload handler against moto', () => {
 
     const jobId = uploadJobId({ bucket: bucketName, ...object });
     expect(await jobs.getJob(jobId)).toMatchObject({
-      name: 'lista de marzo é',
+      name: 'lista de marzo é.csv',
       source: 'upload',
       operation: { kind: 'batch', conversationId: 1001 },
       state: 'running',
@@ -190,12 +190,12 @@ describe('ingest-upload handler against moto', () => {
     expect(await drainQueue()).toEqual([]);
     const jobId = uploadJobId({ bucket: bucketName, ...object });
     expect(await jobs.getJob(jobId)).toMatchObject({ state: 'done', total: 2, rejected: 2 });
-    expect(await objectText('reports/77/bad header.report.csv')).toBe(
+    expect(await objectText('reports/77/bad header.csv.report.csv')).toBe(
       'row,status,idResult,error\r\n' +
         '1,rejected,,row 1: header columns 1 and 2: the same field code twice\r\n' +
         '2,rejected,,row 2: header columns 1 and 2: the same field code twice\r\n',
     );
-    expect(JSON.parse(await objectText('reports/77/bad header.summary.json'))).toMatchObject({
+    expect(JSON.parse(await objectText('reports/77/bad header.csv.summary.json'))).toMatchObject({
       jobId,
       total: 2,
       rejected: 2,
@@ -206,14 +206,16 @@ describe('ingest-upload handler against moto', () => {
 
   it('reports an empty file and a key without a conversation id, queueing nothing', async () => {
     await invoke(s3PutEvent(bucketName, await putUpload('uploads/77/empty.csv', '')));
-    await invoke(s3PutEvent(bucketName, await putUpload('uploads/ventas/q1.csv', 'A\n1\n')));
+    await invoke(s3PutEvent(bucketName, await putUpload('uploads/Ventas/q1.csv', 'A\n1\n')));
     expect(await drainQueue()).toEqual([]);
-    expect(JSON.parse(await objectText('reports/77/empty.summary.json'))).toMatchObject({
+    expect(JSON.parse(await objectText('reports/77/empty.csv.summary.json'))).toMatchObject({
       total: 0,
       error: 'file is empty',
     });
-    expect(await objectText('reports/_invalid/ventas/q1.report.csv')).toBe('row,status,idResult,error\r\n');
-    expect(JSON.parse(await objectText('reports/_invalid/ventas/q1.summary.json')).error).toContain(
+    expect(await objectText('reports/_invalid/Ventas/q1.csv.report.csv')).toBe(
+      'row,status,idResult,error\r\n',
+    );
+    expect(JSON.parse(await objectText('reports/_invalid/Ventas/q1.csv.summary.json')).error).toContain(
       'conversationId',
     );
   });

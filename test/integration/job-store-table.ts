@@ -5,13 +5,14 @@
  */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsClientConfig } from '../../lambdas/adapters/aws-clients';
+import { JOBS_LIST_INDEX, LIST_PK, LIST_SK } from '../../lambdas/adapters/dynamo-job-list';
 
 /** A client as the functions build theirs (timeouts, retries), pointed at `endpoint` (the fault proxy). */
 export function awsDynamo(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({ ...awsClientConfig('dynamodb'), endpoint, region: 'us-east-1' });
 }
 
-/** The jobs table as the stack creates it: keys `pk` and `sk`, on demand. */
+/** The jobs table as the stack creates it: keys `pk` and `sk`, on demand, with the jobs list index. */
 export async function createJobsTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
@@ -20,10 +21,22 @@ export async function createJobsTable(client: DynamoDBClient, tableName: string)
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: LIST_PK, AttributeType: 'S' },
+        { AttributeName: LIST_SK, AttributeType: 'S' },
       ],
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: JOBS_LIST_INDEX,
+          KeySchema: [
+            { AttributeName: LIST_PK, KeyType: 'HASH' },
+            { AttributeName: LIST_SK, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['state'] },
+        },
       ],
     }),
   );

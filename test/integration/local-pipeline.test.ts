@@ -110,9 +110,14 @@ describe('the local pipeline (npm start)', () => {
     await start();
     drop('uploads/1001/march/contacts list.csv', contacts(45, 'm', [7, 30]));
 
-    const summary = await until('the summary', summaryAt('reports/1001/march/contacts list.summary.json'));
+    const summary = await until(
+      'the summary',
+      summaryAt('reports/1001/march/contacts list.csv.summary.json'),
+    );
     expect(summary).toMatchObject({ total: 45, started: 43, rejected: 2, failed: 0 });
-    const rows = reportRows(readFileSync(join(dir, 'reports/1001/march/contacts list.report.csv'), 'utf8'));
+    const rows = reportRows(
+      readFileSync(join(dir, 'reports/1001/march/contacts list.csv.report.csv'), 'utf8'),
+    );
     expect(rows.map((r) => r.row)).toEqual(Array.from({ length: 45 }, (_, i) => i + 1));
     expect(rows.filter((r) => r.status === 'rejected').map((r) => r.row)).toEqual([7, 30]);
     expect(rows.filter((r) => r.status === 'started').every((r) => r.idResult! > 0)).toBe(true);
@@ -122,12 +127,12 @@ describe('the local pipeline (npm start)', () => {
     const jobId = summary.jobId!;
     const final = await until('the final line', () => lines.find((l) => l.includes(': done, ')));
     expect(final).toBe(
-      `job ${jobId} march/contacts list: done, 45 rows: 43 started, 2 rejected, 0 failed; ` +
-        `report ${join(dir, 'reports/1001/march/contacts list.report.csv')}`,
+      `job ${jobId} march/contacts list.csv: done, 45 rows: 43 started, 2 rejected, 0 failed; ` +
+        `report ${join(dir, 'reports/1001/march/contacts list.csv.report.csv')}`,
     );
     expect(lines).toContain(`upload uploads/1001/march/contacts list.csv: taken as job ${jobId}`);
     const progress = lines
-      .map((l) => new RegExp(`^job ${jobId} march/contacts list: (\\d+)/45 rows done$`).exec(l))
+      .map((l) => new RegExp(`^job ${jobId} march/contacts list\\.csv: (\\d+)/45 rows done$`).exec(l))
       .filter((m) => m !== null)
       .map((m) => Number(m[1]));
     expect(progress.length).toBeGreaterThan(0);
@@ -140,12 +145,12 @@ describe('the local pipeline (npm start)', () => {
   it('a file changed in place is a new job; one left unchanged is not taken again', async () => {
     await start();
     drop('uploads/1002/weekly.csv', contacts(3, 'w1'));
-    const first = await until('the first report', summaryAt('reports/1002/weekly.summary.json'));
+    const first = await until('the first report', summaryAt('reports/1002/weekly.csv.summary.json'));
     expect(first).toMatchObject({ total: 3, started: 3 });
 
     drop('uploads/1002/weekly.csv', contacts(5, 'w2'));
     const second = await until('the second report', () => {
-      const summary = summaryAt('reports/1002/weekly.summary.json')();
+      const summary = summaryAt('reports/1002/weekly.csv.summary.json')();
       return summary && summary.jobId !== first.jobId ? summary : undefined;
     });
     expect(second).toMatchObject({ total: 5, started: 5 });
@@ -153,7 +158,7 @@ describe('the local pipeline (npm start)', () => {
     const later = new Date(Date.now() + 60_000);
     utimesSync(join(dir, 'uploads/1002/weekly.csv'), later, later);
     const third = await until('the third report', () => {
-      const summary = summaryAt('reports/1002/weekly.summary.json')();
+      const summary = summaryAt('reports/1002/weekly.csv.summary.json')();
       return summary && summary.jobId !== second.jobId ? summary : undefined;
     });
     expect(third).toMatchObject({ total: 5, started: 5 });
@@ -169,16 +174,20 @@ describe('the local pipeline (npm start)', () => {
     await polled(2);
     expect(lines.filter((l) => l.startsWith('upload '))).toEqual([]);
     drop('uploads/1001/.~lock.new.csv#', 'x');
-    drop('uploads/abc/list.csv', contacts(2, 'bad'));
-    const summary = await until('the rejection summary', summaryAt('reports/_invalid/abc/list.summary.json'));
+    // Neither an id nor an alias name (`abc` would be an alias).
+    drop('uploads/Abc/list.csv', contacts(2, 'bad'));
+    const summary = await until(
+      'the rejection summary',
+      summaryAt('reports/_invalid/Abc/list.csv.summary.json'),
+    );
     expect(summary).toMatchObject({ total: 0, started: 0 });
     expect(summary.error).toBeTruthy();
     drop('uploads/1001/new.csv', contacts(2, 'new'));
-    await until('the new report', summaryAt('reports/1001/new.summary.json'));
+    await until('the new report', summaryAt('reports/1001/new.csv.summary.json'));
 
-    expect(existsSync(join(dir, 'reports/1001/old.summary.json'))).toBe(false);
+    expect(existsSync(join(dir, 'reports/1001/old.csv.summary.json'))).toBe(false);
     expect(lines.some((l) => l.includes('.~lock'))).toBe(false);
-    expect(lines.some((l) => l.startsWith('upload uploads/abc/list.csv: rejected as a whole'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('upload uploads/Abc/list.csv: rejected as a whole'))).toBe(true);
     expect(sandbox.started()).toHaveLength(2);
   });
 
@@ -193,7 +202,10 @@ describe('the local pipeline (npm start)', () => {
     const witness = await startPipeline(pipelineOptions(dir, [], () => undefined, witnessSandbox));
     try {
       drop('uploads/1001/late.csv', contacts(2, 'late'));
-      const summary = await until('the live pipeline’s report', summaryAt('reports/1001/late.summary.json'));
+      const summary = await until(
+        'the live pipeline’s report',
+        summaryAt('reports/1001/late.csv.summary.json'),
+      );
       expect(summary).toMatchObject({ total: 2, started: 2 });
     } finally {
       await witness.close();

@@ -235,7 +235,7 @@ describe('S3 notification -> ingest -> SQS -> worker -> DANAConnect -> jobs tabl
     expect(await depth(sqs, chunks.url)).toBe(3); // 21 valid rows in chunks of at most 10
 
     await pump(sqs, chunks, worker, () => isDone(jobId));
-    await expectFinished(upload, jobId, 'march contacts', 23);
+    await expectFinished(upload, jobId, 'march contacts.csv', 23);
     expect(batchCalls(sandbox)).toHaveLength(3);
     expect(sandbox.started()).toHaveLength(21);
   });
@@ -262,12 +262,12 @@ describe('S3 notification -> ingest -> SQS -> worker -> DANAConnect -> jobs tabl
     });
     expect(invocations.length).toBeGreaterThanOrEqual(2 * queued);
     expect(invocations.every((i) => i.failures === 0)).toBe(true);
-    const rows = await expectFinished(upload, jobId, 'dupes/ñandú list', 15);
+    const rows = await expectFinished(upload, jobId, 'dupes/ñandú list.csv', 15);
     expect(batchCalls(sandbox)).toHaveLength(2);
     expect(sandbox.started()).toHaveLength(14);
 
     // A third delivery of the event, after the job is done: no new chunk, the same report.
-    const keys = reportKeys('1001', 'dupes/ñandú list');
+    const keys = reportKeys('1001', 'dupes/ñandú list.csv');
     const readText = async (key: string) => {
       let text = '';
       for await (const piece of await bucket.read(key)) text += Buffer.from(piece).toString('utf8');

@@ -69,7 +69,11 @@ describe('ingest-upload handler', () => {
       versionId: 'v1',
       etag: 'd41d8cd98f00b204e9800998ecf8427e',
     });
-    expect(await jobs.getJob(jobId)).toMatchObject({ name: 'lista de marzo é', total: 1, state: 'running' });
+    expect(await jobs.getJob(jobId)).toMatchObject({
+      name: 'lista de marzo é.csv',
+      total: 1,
+      state: 'running',
+    });
     expect(bucket.reads).toEqual([{ key: 'uploads/1001/lista de marzo é.csv', versionId: 'v1' }]);
     expect(queue.sent.map((c) => c.rows)).toEqual([
       [{ row: 1, record: { NAME: 'José', EMAIL: 'jose@example.com' } }],
@@ -93,7 +97,7 @@ describe('ingest-upload handler', () => {
   it('reports an upload with a bad key instead of failing', async () => {
     const { bucket, handler } = setup();
     await handler({ Records: [s3Record('uploads/not+a+number/x.csv')] });
-    expect(JSON.parse(bucket.text('reports/_invalid/not a number/x.summary.json')!)).toMatchObject({
+    expect(JSON.parse(bucket.text('reports/_invalid/not a number/x.csv.summary.json')!)).toMatchObject({
       total: 0,
       error: expect.stringContaining('conversationId'),
     });
@@ -103,7 +107,9 @@ describe('ingest-upload handler', () => {
     const { bucket, handler, logged } = setup();
     bucket.put('uploads/1001/no-header.csv', 'Ana María,ana@example.com\n');
     await handler({ Records: [s3Record('uploads/1001/no-header.csv')] });
-    expect(JSON.parse(bucket.text('reports/1001/no-header.summary.json')!).error).toMatch(/^header column /);
+    expect(JSON.parse(bucket.text('reports/1001/no-header.csv.summary.json')!).error).toMatch(
+      /^header column /,
+    );
     expect(JSON.stringify(logged())).toContain('header row is unusable');
     expect(JSON.stringify(logged())).not.toMatch(/Ana|example\.com/);
   });

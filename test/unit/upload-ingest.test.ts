@@ -65,7 +65,7 @@ describe('ingestUpload', () => {
     expect(job).toMatchObject({
       jobId,
       source: 'upload',
-      name: 'march/contacts',
+      name: 'march/contacts.csv',
       operation: { kind: 'batch', conversationId: 1001 },
       state: 'running',
       total: 6,
@@ -138,12 +138,12 @@ describe('ingestUpload', () => {
     expect(job).toMatchObject({ state: 'done', total: 2, rejected: 2, started: 0, failed: 0 });
     expect(queue.sent).toEqual([]);
     expect(await outcomes(jobs, job.jobId)).toHaveLength(2);
-    expect(bucket.text('reports/1001/dup.report.csv')).toBe(
+    expect(bucket.text('reports/1001/dup.csv.report.csv')).toBe(
       'row,status,idResult,error\r\n' +
         '1,rejected,,row 1: header columns 1 and 2: the same field code twice\r\n' +
         '2,rejected,,row 2: header columns 1 and 2: the same field code twice\r\n',
     );
-    expect(JSON.parse(bucket.text('reports/1001/dup.summary.json')!)).toMatchObject({
+    expect(JSON.parse(bucket.text('reports/1001/dup.csv.summary.json')!)).toMatchObject({
       jobId: job.jobId,
       total: 2,
       started: 0,
@@ -167,10 +167,10 @@ describe('ingestUpload', () => {
     ).rejects.toThrow('S3 unavailable');
     const job = asJob(await ingestUpload(deps, upload('uploads/1001/all-bad.csv')));
     expect(job.state).toBe('done');
-    expect(bucket.text('reports/1001/all-bad.report.csv')).toBe(
+    expect(bucket.text('reports/1001/all-bad.csv.report.csv')).toBe(
       'row,status,idResult,error\r\n1,rejected,,row 1: header columns 1 and 2: the same field code twice\r\n',
     );
-    expect(JSON.parse(bucket.text('reports/1001/all-bad.summary.json')!)).toMatchObject({
+    expect(JSON.parse(bucket.text('reports/1001/all-bad.csv.summary.json')!)).toMatchObject({
       jobId: job.jobId,
       total: 1,
       rejected: 1,
@@ -185,8 +185,8 @@ describe('ingestUpload', () => {
     });
     expect(await jobs.getJob(uploadJobId(upload('uploads/1001/empty.csv')))).toBeUndefined();
     expect(queue.calls).toBe(0);
-    expect(bucket.text('reports/1001/empty.report.csv')).toBe('row,status,idResult,error\r\n');
-    expect(JSON.parse(bucket.text('reports/1001/empty.summary.json')!)).toEqual({
+    expect(bucket.text('reports/1001/empty.csv.report.csv')).toBe('row,status,idResult,error\r\n');
+    expect(JSON.parse(bucket.text('reports/1001/empty.csv.summary.json')!)).toEqual({
       total: 0,
       started: 0,
       rejected: 0,
@@ -202,7 +202,7 @@ describe('ingestUpload', () => {
     bucket.put('uploads/1001/h.csv', 'A,b c\n');
     const result = await ingestUpload(deps, upload('uploads/1001/h.csv'));
     expect(result).toEqual({ rejectedFile: expect.stringMatching(/^header column 2: field code must be/) });
-    expect(JSON.parse(bucket.text('reports/1001/h.summary.json')!).error).toMatch(
+    expect(JSON.parse(bucket.text('reports/1001/h.csv.summary.json')!).error).toMatch(
       /^header column 2: field code must be/,
     );
   });
@@ -221,11 +221,12 @@ describe('ingestUpload', () => {
 
   it('rejects a key without a valid conversation id into reports/_invalid/', async () => {
     const { bucket, deps } = setup();
-    bucket.put('uploads/acme/list.csv', 'A\n1\n');
-    const result = await ingestUpload(deps, upload('uploads/acme/list.csv'));
+    // `acme` would be an alias (docs/ALIASES.md); `Acme` is neither an id nor an alias name.
+    bucket.put('uploads/Acme/list.csv', 'A\n1\n');
+    const result = await ingestUpload(deps, upload('uploads/Acme/list.csv'));
     expect(result).toEqual({ rejectedFile: expect.stringContaining('conversationId') });
-    expect(bucket.text('reports/_invalid/acme/list.report.csv')).toBe('row,status,idResult,error\r\n');
-    expect(JSON.parse(bucket.text('reports/_invalid/acme/list.summary.json')!)).toMatchObject({
+    expect(bucket.text('reports/_invalid/Acme/list.csv.report.csv')).toBe('row,status,idResult,error\r\n');
+    expect(JSON.parse(bucket.text('reports/_invalid/Acme/list.csv.summary.json')!)).toMatchObject({
       total: 0,
       error: expect.stringContaining('conversationId: must be an integer'),
     });
@@ -237,8 +238,8 @@ describe('ingestUpload', () => {
     bucket.put('uploads/5/b.jsonl', '{"A":"1"}\n{bad\n\n{"A":"3"}\n');
     const a = asJob(await ingestUpload(deps, upload('uploads/5/a.json')));
     const b = asJob(await ingestUpload(deps, upload('uploads/5/b.jsonl')));
-    expect(a).toMatchObject({ total: 5, rejected: 3, name: 'a' });
-    expect(b).toMatchObject({ total: 3, rejected: 1, name: 'b' });
+    expect(a).toMatchObject({ total: 5, rejected: 3, name: 'a.json' });
+    expect(b).toMatchObject({ total: 3, rejected: 1, name: 'b.jsonl' });
     expect((await outcomes(jobs, a.jobId)).map((o) => o.error)).toEqual([
       'row 2.A: value must be a string, number, boolean or null',
       'row 3: not valid JSON',
@@ -285,7 +286,9 @@ describe('ingestUpload', () => {
   it('reads the object version the event named', async () => {
     const { bucket, deps } = setup();
     bucket.put('uploads/5/v.csv', 'A\n1\n');
-    await ingestUpload(deps, upload('uploads/5/v.csv', { versionId: 'v-123' }));
+    await ingestUpload(deps, { ...upload('uploads/5/v.csv', { versionId: 'v-123' }), size: 4 });
+    // The size is known (S3 events carry it) and small: one read, at that version. (A file that must be counted
+    // against batch.maxRowsPerUpload is read twice, both times at the version: see upload-limits.test.ts.)
     expect(bucket.reads).toEqual([{ key: 'uploads/5/v.csv', versionId: 'v-123' }]);
   });
 
@@ -357,7 +360,12 @@ describe('ingestUpload', () => {
       },
     };
     const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-    const done = ingestUpload({ ...deps, queue: slow, maxInFlight: 3 }, upload('uploads/5/bp.csv'));
+    // With its size known, as S3 events give it: no counting pass before the ingest (see upload-limits.test.ts).
+    const size = bucket.objects.get('uploads/5/bp.csv')!.bytes.byteLength;
+    const done = ingestUpload(
+      { ...deps, queue: slow, maxInFlight: 3 },
+      { ...upload('uploads/5/bp.csv'), size },
+    );
     for (let i = 0; i < 1000 && waiting.length < 3; i++) await turn();
     expect(waiting.length).toBe(3);
     const pulled = bucket.pulled;

@@ -17,29 +17,30 @@ describe('decodeS3Key', () => {
 });
 
 describe('parseUploadKey', () => {
-  it('reads conversation id, report name (without extension, folders kept) and format', () => {
+  it('reads conversation id, report name (the full file name, folders kept) and format', () => {
     expect(parseUploadKey('uploads/1001/march/contacts.csv')).toEqual({
       kind: 'upload',
       conversationId: 1001,
       segment: '1001',
-      name: 'march/contacts',
+      name: 'march/contacts.csv',
       format: 'csv',
     });
     expect(parseUploadKey('uploads/7/lista de marzo é.JSONL')).toMatchObject({
       kind: 'upload',
-      name: 'lista de marzo é',
+      name: 'lista de marzo é.JSONL',
       format: 'jsonl',
     });
     expect(parseUploadKey('uploads/7/a.b.json')).toMatchObject({
       kind: 'upload',
-      name: 'a.b',
+      name: 'a.b.json',
       format: 'json',
     });
   });
 
   it('rejects a key without a valid conversation id into the _invalid segment', () => {
+    // `abc` would be an alias (docs/ALIASES.md): these are neither ids nor alias names.
     for (const key of [
-      'uploads/abc/x.csv',
+      'uploads/Abc/x.csv',
       'uploads/0/x.csv',
       'uploads/01/x.csv',
       'uploads/99999999999/x.csv',
@@ -51,11 +52,11 @@ describe('parseUploadKey', () => {
         reason: expect.stringContaining('conversationId: must be an integer from 1 to 2147483647'),
       });
     }
-    expect(parseUploadKey('uploads/abc/x.csv')).toMatchObject({ name: 'abc/x' });
+    expect(parseUploadKey('uploads/Abc/x.csv')).toMatchObject({ name: 'Abc/x.csv' });
     expect(parseUploadKey('uploads/x.csv')).toMatchObject({
       kind: 'rejected',
       segment: '_invalid',
-      name: 'x',
+      name: 'x.csv',
     });
   });
 
@@ -74,9 +75,9 @@ describe('parseUploadKey', () => {
     expect(parseUploadKey('uploads/1001/../../etc/x.csv')).toMatchObject({
       kind: 'rejected',
       segment: '1001',
-      name: '_/_/etc/x',
+      name: '_/_/etc/x.csv',
     });
-    expect(parseUploadKey('uploads/1001/a//b.csv')).toMatchObject({ kind: 'rejected', name: 'a/_/b' });
+    expect(parseUploadKey('uploads/1001/a//b.csv')).toMatchObject({ kind: 'rejected', name: 'a/_/b.csv' });
   });
 
   it('ignores keys outside uploads/ (reports among them) and folder markers', () => {

@@ -171,7 +171,12 @@ describe('parseRecord', () => {
     ['an array', [{ NAME: 'x' }], 'body', /JSON object/],
     ['a string', 'NAME=x', 'body', /JSON object/],
     ['empty', {}, 'body', /at least one field/],
-    ['a bad field code', { 'E MAIL': 'x' }, 'body', /field code "E MAIL"/],
+    [
+      'a bad field code',
+      { NAME: 'x', 'E MAIL': 'x' },
+      'body',
+      /^field code number 2 \(6 characters\) must be/,
+    ],
     ['an object value', { NAME: { first: 'x' } }, 'body.NAME', /string, number, boolean or null/],
     ['a long value', { NAME: 'y'.repeat(4001) }, 'body.NAME', /longer than 4000/],
     [
@@ -253,6 +258,24 @@ describe('parseFieldList', () => {
     [Array.from({ length: 101 }, (_, i) => `F${i}`).join(',')],
   ])('refuses %j', (raw) => {
     expect(invalid(() => parseFieldList(raw)).target).toBe('fields');
+  });
+
+  it('names an invalid code by its position and length, never quoting it', () => {
+    const error = invalid(() => parseFieldList('NAME,ada@example.com'));
+    expect(error.message).toBe(
+      'fields: field code number 2 (15 characters) must be 1 to 64 letters, digits, _ or -',
+    );
+  });
+});
+
+describe('reasons for an invalid field code', () => {
+  it('never quote the code: in a JSONL row or a body, a key can be an email address or a phone number', () => {
+    for (const code of ['ada@example.com', '+15550100123', 'Ada Lovelace', '']) {
+      const error = invalid(() => parseRecord('row 4', { NAME: 'x', [code]: 'y' }));
+      expect(error.message).toBe(
+        `row 4: field code number 2 (${code.length} characters) must be 1 to 64 letters, digits, _ or -`,
+      );
+    }
   });
 });
 

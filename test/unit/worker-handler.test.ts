@@ -20,8 +20,8 @@ import {
 const sqsMock = mockClient(SQSClient);
 
 const message = (n: number): ChunkMessage => ({
-  jobId: 'job1',
-  chunkId: `job1#00000000${n}`,
+  jobId: '0123456789abcdef0123456789abcdef',
+  chunkId: `0123456789abcdef0123456789abcdef#00000000${n}`,
   operation: { kind: 'batch', conversationId: 1001 },
   rows: [{ row: n + 1, record: { EMAIL: `person${n}@example.com` } }],
 });
@@ -89,14 +89,14 @@ describe('process-chunk handler', () => {
   it('hands a retry back with its delay as visibility timeout and reports it as a batch item failure', async () => {
     sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
     const results: Record<string, ChunkResult> = {
-      'job1#000000000': {
+      '0123456789abcdef0123456789abcdef#000000000': {
         kind: 'done',
         outcomes: [
           { row: 1, status: 'started', idResult: 5 },
           { row: 2, status: 'failed', error: 'x' },
         ],
       },
-      'job1#000000001': {
+      '0123456789abcdef0123456789abcdef#000000001': {
         kind: 'retry',
         delayMs: 7_001,
         reason: 'throttled (429)',
@@ -179,7 +179,10 @@ describe('process-chunk handler', () => {
       event([JSON.stringify(message(0)), JSON.stringify(message(1)), '{"jobId":"job1","rows":"nope"']),
     );
     expect(answer.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m-1', 'm-2']);
-    expect(processed.sort()).toEqual(['job1#000000000', 'job1#000000001']);
+    expect(processed.sort()).toEqual([
+      '0123456789abcdef0123456789abcdef#000000000',
+      '0123456789abcdef0123456789abcdef#000000001',
+    ]);
     expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
   });
 });

@@ -165,8 +165,8 @@ describe('outcomesOfAnswer', () => {
 
 describe('parseChunkMessage', () => {
   const valid = {
-    jobId: 'abc',
-    chunkId: 'abc#000000000',
+    jobId: '0123456789abcdef0123456789abcdef',
+    chunkId: '0123456789abcdef0123456789abcdef#000000000',
     operation: { kind: 'batch', conversationId: 1001 },
     rows: [{ row: 1, record: { EMAIL: 'x@example.com', AGE: 33 } }],
   };
@@ -181,6 +181,20 @@ describe('parseChunkMessage', () => {
   it.each([
     ['not JSON', '{', 'message'],
     ['no job id', JSON.stringify({ ...valid, jobId: '' }), 'jobId'],
+    ['a job id of another shape', JSON.stringify({ ...valid, jobId: 'job1' }), 'jobId'],
+    ['an upper-case job id', JSON.stringify({ ...valid, jobId: valid.jobId.toUpperCase() }), 'jobId'],
+    [
+      'a chunk id of another job',
+      JSON.stringify({ ...valid, chunkId: `${'f'.repeat(32)}#000000000` }),
+      'chunkId',
+    ],
+    ['a chunk id without an index', JSON.stringify({ ...valid, chunkId: `${valid.jobId}#` }), 'chunkId'],
+    ['a chunk id with a short index', JSON.stringify({ ...valid, chunkId: `${valid.jobId}#12` }), 'chunkId'],
+    [
+      'a chunk id with more after it',
+      JSON.stringify({ ...valid, chunkId: `${valid.jobId}#000000000x` }),
+      'chunkId',
+    ],
     [
       'a bad conversation id',
       JSON.stringify({ ...valid, operation: { kind: 'batch', conversationId: 0 } }),

@@ -12,6 +12,11 @@ export function chunkId(jobId: string, index: number): string {
   return `${jobId}#${String(index).padStart(9, '0')}`;
 }
 
+/** Whether `id` is a chunk id of `jobId` as chunkId makes them (the worker refuses any other). */
+export function isChunkIdOf(jobId: string, id: string): boolean {
+  return id.startsWith(`${jobId}#`) && /^\d{9,}$/.test(id.slice(jobId.length + 1));
+}
+
 /** Bytes of `s` as UTF-8 JSON, exactly. */
 function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8');

@@ -1,8 +1,12 @@
 /**
- * Upload keys: `uploads/{conversationId}/{name}.{csv|jsonl|json}` (the name may hold folders). What a key
- * means, how S3 event keys are decoded, and the job id of one object version.
+ * Upload keys: `uploads/{conversationId}/{name}.{csv|jsonl|json}` (the name may hold folders; the conversation may
+ * be an alias, `uploads/newsletter/march.csv`, whose reports then go to `reports/newsletter/…`). What a key
+ * means, how S3 event keys are decoded, and the job id of one object version. A job and its reports are named
+ * after the full file name, extension included (`a.csv` -> `reports/1001/a.csv.report.csv`), so two uploads that
+ * differ only in their extension (`a.csv`, `a.json`, `a.CSV`) never share, and overwrite, a report.
  */
 import { createHash } from 'node:crypto';
+import { looksLikeAlias, parseAliasName } from '../aliases';
 import { InvalidInputError } from '../errors';
 import { parseId } from '../validation';
 
@@ -15,8 +19,19 @@ export const INVALID_SEGMENT = '_invalid';
 const FORMATS: Readonly<Record<string, UploadFormat>> = { csv: 'csv', jsonl: 'jsonl', json: 'json' };
 
 export type UploadKey =
-  /** A file to ingest. `segment` is the conversation id as written, `name` the report name. */
-  | { kind: 'upload'; conversationId: number; segment: string; name: string; format: UploadFormat }
+  /**
+   * A file to ingest. `segment` is the conversation as written, `name` the file name (folders kept). Exactly one
+   * of `conversationId` (the segment is an id) and `alias` (the segment is an alias name, ../aliases.ts, which the
+   * ingest resolves when it reads the file).
+   */
+  | {
+      kind: 'upload';
+      conversationId?: number;
+      alias?: string;
+      segment: string;
+      name: string;
+      format: UploadFormat;
+    }
   /** A file that cannot be ingested: it gets a report under `reports/{segment}/{name}` saying why. */
   | { kind: 'rejected'; segment: string; name: string; reason: string }
   /** Not an upload at all (outside `uploads/`, or a folder marker): no job, no report. */
@@ -30,13 +45,11 @@ function safeName(path: string): string {
     .join('/');
 }
 
-/** `march/contacts.csv` -> `{ name: 'march/contacts', format: 'csv' }`; no known extension -> no format. */
-function splitExtension(path: string): { name: string; format?: UploadFormat } {
+/** `march/contacts.CSV` -> `csv`; no known extension (or a dotfile's name alone) -> undefined. */
+function formatOf(path: string): UploadFormat | undefined {
   const base = path.slice(path.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
-  if (dot <= 0) return { name: path };
-  const format = FORMATS[base.slice(dot + 1).toLowerCase()];
-  return format ? { name: path.slice(0, path.length - base.length + dot), format } : { name: path };
+  return dot <= 0 ? undefined : FORMATS[base.slice(dot + 1).toLowerCase()];
 }
 
 export function parseUploadKey(key: string): UploadKey {
@@ -45,31 +58,33 @@ export function parseUploadKey(key: string): UploadKey {
   const rest = key.slice(UPLOAD_PREFIX.length);
   const slash = rest.indexOf('/');
   const segment = slash === -1 ? '' : rest.slice(0, slash);
-  let conversationId: number;
+  let conversation: { conversationId: number } | { alias: string };
   try {
-    conversationId = parseId('conversationId', segment);
+    conversation = looksLikeAlias(segment)
+      ? { alias: parseAliasName(segment, 'conversationId') }
+      : { conversationId: parseId('conversationId', segment) };
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
     return {
       kind: 'rejected',
       segment: INVALID_SEGMENT,
-      name: safeName(splitExtension(rest).name),
-      reason: `key must be ${UPLOAD_PREFIX}{conversationId}/{name}: ${error.message}`,
+      name: safeName(rest),
+      reason: `key must be ${UPLOAD_PREFIX}{conversationId or alias}/{name}: ${error.message}`,
     };
   }
   const file = rest.slice(slash + 1);
-  const { name, format } = splitExtension(file);
+  const format = formatOf(file);
   if (safeName(file) !== file) {
     return {
       kind: 'rejected',
       segment,
-      name: safeName(name),
+      name: safeName(file),
       reason: 'file name has an empty, "." or ".." path segment',
     };
   }
   if (!format)
-    return { kind: 'rejected', segment, name, reason: 'file extension must be .csv, .jsonl or .json' };
-  return { kind: 'upload', conversationId, segment, name, format };
+    return { kind: 'rejected', segment, name: file, reason: 'file extension must be .csv, .jsonl or .json' };
+  return { kind: 'upload', ...conversation, segment, name: file, format };
 }
 
 /** S3 event keys are URL-encoded with `+` for a space (`my+file%C3%A9.csv` -> `my fileé.csv`). */
