@@ -140,26 +140,29 @@ export class DynamoJobStore implements JobStore {
   async createJob(job: NewJob): Promise<JobState | 'created'> {
     const startedAt = new Date(this.now()).toISOString();
     try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: {
-            ...this.key(job.jobId, JOB_SK),
-            source: S(job.source),
-            operation: S(JSON.stringify(job.operation)),
-            name: S(job.name),
-            state: S('ingesting'),
-            total: N(0),
-            started: N(0),
-            rejected: N(0),
-            failed: N(0),
-            settled: N(0),
-            startedAt: S(startedAt),
-            expiresAt: this.expiresAt(),
-            ...listingAttributes(job, startedAt),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
+      // Retried like every write here: a repeat of a put that acted fails its condition and reads the job.
+      await withAwsRetries(() =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: {
+              ...this.key(job.jobId, JOB_SK),
+              source: S(job.source),
+              operation: S(JSON.stringify(job.operation)),
+              name: S(job.name),
+              state: S('ingesting'),
+              total: N(0),
+              started: N(0),
+              rejected: N(0),
+              failed: N(0),
+              settled: N(0),
+              startedAt: S(startedAt),
+              expiresAt: this.expiresAt(),
+              ...listingAttributes(job, startedAt),
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
       );
       return 'created';
     } catch (error) {
@@ -209,27 +212,31 @@ export class DynamoJobStore implements JobStore {
 
   async finishIngest(jobId: string, totals: { total: number; rejected: number }): Promise<JobSummary> {
     try {
-      const answer = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(jobId, JOB_SK),
-          UpdateExpression:
-            'SET #total = :total, #rejected = :rejected, #state = :running ADD #settled :rejected',
-          ConditionExpression: 'attribute_exists(pk) AND #state = :ingesting',
-          ExpressionAttributeNames: {
-            '#total': 'total',
-            '#rejected': 'rejected',
-            '#state': 'state',
-            '#settled': 'settled',
-          },
-          ExpressionAttributeValues: {
-            ':total': N(totals.total),
-            ':rejected': N(totals.rejected),
-            ':running': S('running'),
-            ':ingesting': S('ingesting'),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
+      // A worker's completion transaction may hold the job item right now (TransactionConflictException):
+      // retried; a repeat of an update that acted fails its condition and reads the job.
+      const answer = await withAwsRetries(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key(jobId, JOB_SK),
+            UpdateExpression:
+              'SET #total = :total, #rejected = :rejected, #state = :running ADD #settled :rejected',
+            ConditionExpression: 'attribute_exists(pk) AND #state = :ingesting',
+            ExpressionAttributeNames: {
+              '#total': 'total',
+              '#rejected': 'rejected',
+              '#state': 'state',
+              '#settled': 'settled',
+            },
+            ExpressionAttributeValues: {
+              ':total': N(totals.total),
+              ':rejected': N(totals.rejected),
+              ':running': S('running'),
+              ':ingesting': S('ingesting'),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
       );
       return jobSummaryOfItem(jobId, answer.Attributes ?? {});
     } catch (error) {

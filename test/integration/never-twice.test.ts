@@ -4,6 +4,7 @@
  * sandbox over HTTP. Each test is named for the defect it pins; every test ends with a complete report and no
  * contact started twice.
  */
+import { TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoJobStore } from '../../lambdas/adapters/dynamo-job-store';
@@ -136,5 +137,41 @@ describe('never twice, never lost: the worker on a harsh AWS', () => {
     const { summary } = await expectCompleteReport(jobs, bucket, job.jobId, '1001', job.name, 200);
     expect(summary).toMatchObject({ started: 200, failed: 0 });
     expect(batchCalls(sandbox)).toHaveLength(20);
+  });
+
+  it('the ingest rides out a worker transaction holding the job item (finishIngest, createJob retried, not failed)', async () => {
+    // Chunks are worked on while their upload is still being ingested: a worker's completion transaction holds
+    // the job item just when the ingest ends it. DynamoDB answers the ingest's write TransactionConflictException,
+    // which the SDK does not retry; seen in the soak as a failed ingest.
+    const jobId = randomUUID().replaceAll('-', '');
+    const created = await jobs.createJob({
+      jobId,
+      source: 'upload',
+      operation: { kind: 'batch', conversationId: 1001 },
+      name: 'held.csv',
+    });
+    expect(created).toBe('created');
+    proxy.setFaults({ transactionHoldMs: 1_500 });
+    const dynamo = awsDynamo(proxy.url);
+    const holder = dynamo.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: tableName,
+              Key: { pk: { S: `job#${jobId}` }, sk: { S: 'job' } },
+              UpdateExpression: 'ADD started :zero',
+              ExpressionAttributeValues: { ':zero': { N: '0' } },
+            },
+          },
+        ],
+      }),
+    );
+    await expect.poll(() => proxy.stats().locks.items).toBe(1);
+    const ended = await jobs.finishIngest(jobId, { total: 3, rejected: 0 });
+    await holder;
+    dynamo.destroy();
+    expect(ended).toMatchObject({ jobId, state: 'running', total: 3 });
+    expect(proxy.stats().transactionConflicts['dynamodb.UpdateItem']).toBeGreaterThan(0);
   });
 });
