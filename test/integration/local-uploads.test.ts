@@ -2,9 +2,11 @@
  * The upload API against the local gateway (`npm start`'s pieces: the gateway, the local pipeline, the sandbox),
  * over HTTP only, as a client would use it: POST /uploads, the multipart POST of the file to the URL it returned
  * (the gateway's own stand-in for S3's form upload, local/upload-endpoint.ts), the job runs, GET /jobs lists it as
- * done, GET /jobs/{jobId}/report redirects to the report. Then what the form endpoint refuses, as S3 does: a
+ * done, its signed job.finished webhook arrives (LOCAL_WEBHOOK_URL), GET /jobs/{jobId}/report redirects to the
+ * report. Then what the form endpoint refuses, as S3 does: a
  * changed key, a file larger than the form allows, a bad signature, an expired form or link.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,19 +33,52 @@ function formData(fields: Record<string, string>, file: string, fileName = 'marc
   return form;
 }
 
-describe('local gateway: POST /uploads → form POST → the job runs → GET /jobs → the report', () => {
+/** A Standard Webhooks secret for the receiver below (whsec_ + base64 of the key). */
+const WEBHOOK_SECRET = `whsec_${Buffer.from('local-uploads-webhook-key-32-byte').toString('base64')}`;
+
+/** What a receiver does (docs/EVENTS.md): HMAC-SHA256 of "id.timestamp.body" with the decoded secret. */
+function signedBySecret(headers: Record<string, string | string[] | undefined>, body: string): boolean {
+  const key = Buffer.from(WEBHOOK_SECRET.slice('whsec_'.length), 'base64');
+  const expected = createHmac('sha256', key)
+    .update(`${String(headers['webhook-id'])}.${String(headers['webhook-timestamp'])}.${body}`)
+    .digest();
+  const [version, signature] = String(headers['webhook-signature']).split(',');
+  const given = Buffer.from(signature ?? '', 'base64');
+  return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+describe('local gateway: POST /uploads → form POST → the job runs → GET /jobs → webhook → the report', () => {
   let sandbox: Sandbox;
   let pipeline: Pipeline;
   let gateway: Gateway;
   let bucketDir: string;
+  let receiver: Server;
+  const webhooks: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
 
   beforeAll(async () => {
     sandbox = await startSandbox();
     bucketDir = mkdtempSync(join(tmpdir(), 'local-uploads-'));
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (piece: string) => (body += piece));
+      req.on('end', () => {
+        webhooks.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     pipeline = await startPipeline({
       bucketDir,
       pollMs: 25,
-      env: { ...process.env, ...sandboxEnv(sandbox, '1.0'), DANA_RATE_LIMIT_PER_SECOND: '100' },
+      env: {
+        ...process.env,
+        ...sandboxEnv(sandbox, '1.0'),
+        DANA_RATE_LIMIT_PER_SECOND: '100',
+        LOCAL_WEBHOOK_URL: webhookUrl,
+        LOCAL_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      },
       log: () => undefined,
     });
     gateway = await freshGateway(sandbox, '1.0', { jobs: pipeline.jobDeps, bucketDir, log: () => undefined });
@@ -53,6 +88,7 @@ describe('local gateway: POST /uploads → form POST → the job runs → GET /j
     await gateway.close();
     await pipeline.close();
     await sandbox.close();
+    await new Promise((resolve) => receiver.close(resolve));
     rmSync(bucketDir, { recursive: true, force: true });
   });
 
@@ -89,6 +125,20 @@ describe('local gateway: POST /uploads → form POST → the job runs → GET /j
       )
       .toBe('done');
     expect(job).toMatchObject({ conversationId: 1001, total: 2, started: 1, rejected: 1, failed: 0 });
+
+    // The job's signed job.finished webhook arrives, verifiable with node:crypto alone.
+    await expect
+      .poll(() => webhooks.find((w) => w.body.includes(job!.jobId as string)), {
+        timeout: 10_000,
+        interval: 50,
+      })
+      .toBeDefined();
+    const hook = webhooks.find((w) => w.body.includes(job!.jobId as string))!;
+    expect(signedBySecret(hook.headers, hook.body)).toBe(true);
+    expect(JSON.parse(hook.body)).toMatchObject({
+      type: 'job.finished',
+      data: { jobId: job!.jobId, total: 2, started: 1, rejected: 1, failed: 0 },
+    });
 
     // A job is done a moment before its report is written; until then the report is not found.
     let redirect: Response | undefined;
