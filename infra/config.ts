@@ -399,6 +399,28 @@ const CONFIG_KEYS = [
   ]),
 ];
 
+function checkAlarmEmails(c: Checker, value: unknown): string[] | undefined {
+  if (!Array.isArray(value)) return c.fail('alarmEmails', 'must be an array of e-mail addresses');
+  return value.filter(
+    (e, i): e is string => c.string(`alarmEmails[${i}]`, e, EMAIL, 'an e-mail address') !== undefined,
+  );
+}
+
+/** Each start is checked on its own; names must be unique because they name the schedule resources. */
+function checkScheduledStarts(c: Checker, value: unknown): ScheduledStart[] | undefined {
+  if (!Array.isArray(value)) return c.fail('scheduledStarts', 'must be an array');
+  const starts: ScheduledStart[] = [];
+  const seen = new Set<string>();
+  for (const [i, item] of value.entries()) {
+    const start = checkScheduledStart(c, `scheduledStarts[${i}]`, item);
+    if (!start) continue;
+    if (seen.has(start.name)) c.fail(`scheduledStarts[${i}].name`, `"${start.name}" is used twice`);
+    seen.add(start.name);
+    starts.push(start);
+  }
+  return starts;
+}
+
 /**
  * Validates `raw` (the context value, laid over the defaults key by key). `source` says where it came from, for
  * the error message. Throws a GatewayConfigError listing every problem.
@@ -434,28 +456,8 @@ export function parseGatewayConfig(raw: unknown, source = `context "${CONFIG_CON
     'existing',
   ] as const);
 
-  let alarmEmails: string[] | undefined;
-  if (!Array.isArray(merged.alarmEmails)) c.fail('alarmEmails', 'must be an array of e-mail addresses');
-  else {
-    alarmEmails = merged.alarmEmails.filter(
-      (e, i): e is string => c.string(`alarmEmails[${i}]`, e, EMAIL, 'an e-mail address') !== undefined,
-    );
-  }
-
-  let scheduledStarts: ScheduledStart[] | undefined;
-  if (!Array.isArray(merged.scheduledStarts)) c.fail('scheduledStarts', 'must be an array');
-  else {
-    scheduledStarts = [];
-    const seen = new Set<string>();
-    for (const [i, item] of merged.scheduledStarts.entries()) {
-      const start = checkScheduledStart(c, `scheduledStarts[${i}]`, item);
-      if (!start) continue;
-      if (seen.has(start.name)) c.fail(`scheduledStarts[${i}].name`, `"${start.name}" is used twice`);
-      seen.add(start.name);
-      scheduledStarts.push(start);
-    }
-  }
-
+  const alarmEmails = checkAlarmEmails(c, merged.alarmEmails);
+  const scheduledStarts = checkScheduledStarts(c, merged.scheduledStarts);
   const batch = checkBatch(c, given.batch);
   const security = checkSecurityConfig(merged, auth, c.problems);
   const jobs = checkJobsConfig(merged, c.problems);

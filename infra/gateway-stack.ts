@@ -47,6 +47,13 @@ export type FunctionName = OperationName | BatchFunctionName;
 /** `start-data-by-project` → `StartDataByProject`: construct ids, and so logical ids, that read well. */
 const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 
+/** The Lambda function behind each operation, as the API and the console route to them. */
+const lambdasByOperation = (http: Record<OperationName, GatewayFunction>) =>
+  Object.fromEntries(Object.entries(http).map(([name, fn]) => [name, fn.function])) as Record<
+    OperationName,
+    GatewayFunction['function']
+  >;
+
 export class GatewayStack extends Stack {
   readonly config: GatewayConfig;
   /** `encryption`: the customer-managed key (if any) and who may use it (docs/SECURITY.md). */
@@ -74,17 +81,7 @@ export class GatewayStack extends Stack {
     this.alarmTopic = this.alarmTopicFor(config);
     const alarmAction = new cloudwatchActions.SnsAction(this.alarmTopic);
     this.secret = new DanaSecret(this, 'DanaCredentials', config.secret, this.encryption);
-    this.functionDefaults = {
-      projectRoot: props.projectRoot ?? PROJECT_ROOT,
-      logRetention: config.logRetentionDays,
-      environment: {
-        POWERTOOLS_SERVICE_NAME: `${SERVICE_NAME}-${config.stage}`,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        POWERTOOLS_LOG_LEVEL: config.logLevel,
-      },
-      dana: { secret: this.secret, baseUrl: config.danaBaseUrl, tokenUrl: config.danaTokenUrl },
-      alarmAction,
-    };
+    this.functionDefaults = this.functionDefaultsFor(config, props.projectRoot ?? PROJECT_ROOT, alarmAction);
     this.batch = new BatchPipeline(this, 'Batch', {
       config: config.batch,
       defaults: this.functionDefaults,
@@ -113,27 +110,14 @@ export class GatewayStack extends Stack {
       alarmAction,
     });
 
-    this.api = new GatewayApi(this, 'Http', {
-      apiName: `${SERVICE_NAME}-${config.stage}`,
-      stageName: config.stage,
-      routes: ROUTES,
-      functions: Object.fromEntries(Object.entries(http).map(([name, fn]) => [name, fn.function])) as Record<
-        OperationName,
-        GatewayFunction['function']
-      >,
-      auth: config.auth,
-      throttling: config.throttling,
-      apiKeys: config.apiKeys,
-      callerThrottles: config.callerThrottles,
-      logRetention: config.logRetentionDays,
-      alarmAction,
-    });
+    this.api = this.gatewayApiFor(config, http, alarmAction);
     if (config.apiGatewayAccountRole === 'create') this.setApiGatewayAccountRole();
     // The operator console (docs/CONSOLE.md): its page, Cognito user pool and /console/api on the same API.
     if (config.console.enabled) this.operatorConsole = this.addOperatorConsole(config, http);
 
     // Always: the runtime schedules API (POST /schedules) needs the group, the scheduler role and the DLQ.
     this.schedules = new ScheduledStarts(this, 'Schedules', {
+      encryption: this.encryption,
       starts: config.scheduledStarts,
       target: this.functions['start-list'].function,
       alarmAction,
@@ -142,6 +126,44 @@ export class GatewayStack extends Stack {
     // The alias API (one function for its four routes) on the jobs table's `aliases` partition only.
     this.batch.grantManageAliases(this.functions['put-alias']);
     this.addOutputs();
+  }
+
+  /** What every function of the stack shares: the code root, log settings and the DANAConnect credentials. */
+  private functionDefaultsFor(
+    config: GatewayConfig,
+    projectRoot: string,
+    alarmAction: cloudwatchActions.SnsAction,
+  ): FunctionDefaults {
+    return {
+      projectRoot,
+      logRetention: config.logRetentionDays,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: `${SERVICE_NAME}-${config.stage}`,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: config.logLevel,
+      },
+      dana: { secret: this.secret, baseUrl: config.danaBaseUrl, tokenUrl: config.danaTokenUrl },
+      alarmAction,
+    };
+  }
+
+  private gatewayApiFor(
+    config: GatewayConfig,
+    http: Record<OperationName, GatewayFunction>,
+    alarmAction: cloudwatchActions.SnsAction,
+  ): GatewayApi {
+    return new GatewayApi(this, 'Http', {
+      apiName: `${SERVICE_NAME}-${config.stage}`,
+      stageName: config.stage,
+      routes: ROUTES,
+      functions: lambdasByOperation(http),
+      auth: config.auth,
+      throttling: config.throttling,
+      apiKeys: config.apiKeys,
+      callerThrottles: config.callerThrottles,
+      logRetention: config.logRetentionDays,
+      alarmAction,
+    });
   }
 
   /** Where every alarm of the stack goes, with the configured e-mail subscriptions. */
@@ -179,10 +201,7 @@ export class GatewayStack extends Stack {
     const operatorConsole = new OperatorConsole(this, 'Console', {
       api: this.api.api,
       routes: ROUTES,
-      functions: Object.fromEntries(Object.entries(http).map(([name, fn]) => [name, fn.function])) as Record<
-        OperationName,
-        GatewayFunction['function']
-      >,
+      functions: lambdasByOperation(http),
       defaults: this.functionDefaults,
       mfa: config.console.mfa,
       stageName: config.stage,
@@ -254,7 +273,7 @@ export class GatewayStack extends Stack {
     return fn;
   }
 
-  /** What an operator needs after a deploy: the URL, the secret to fill in, the bucket, queues and table. */
+  /** What an operator needs after a deploy: the URL, the secret to fill in, the keys and the dead letters. */
   private addOutputs(): void {
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.api.url,
@@ -268,6 +287,33 @@ export class GatewayStack extends Stack {
       value: this.alarmTopic.topicArn,
       description: 'Subscribe to receive alarms',
     });
+    this.addBatchOutputs();
+    if (this.api.apiKey) {
+      new CfnOutput(this, 'ApiKeyId', {
+        value: this.api.apiKey.keyId,
+        description: 'aws apigateway get-api-key --include-value --api-key <id> shows the key',
+      });
+    }
+    if (this.api.callerKeys.length > 0) {
+      new CfnOutput(this, 'CallerApiKeyIds', {
+        value: this.toJsonString(Object.fromEntries(this.api.callerKeys.map((k) => [k.name, k.key.keyId]))),
+        description: "Each caller's API key id, by name (docs/SECURITY.md shows how to rotate one)",
+      });
+    }
+    if (this.encryption.key) {
+      new CfnOutput(this, 'EncryptionKeyArn', {
+        value: this.encryption.key.keyArn,
+        description: 'The customer-managed key of the bucket, queues, table, secret and alarm topic',
+      });
+    }
+    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
+      value: this.schedules.deadLetters.queue.queueUrl,
+      description: 'Scheduled list starts that did not run',
+    });
+  }
+
+  /** The batch pipeline's bucket, queues, table and ingest function, for uploads and redrives. */
+  private addBatchOutputs(): void {
     const batch = this.batch;
     new CfnOutput(this, 'BucketName', {
       value: batch.bucket.bucket.bucketName,
@@ -282,6 +328,10 @@ export class GatewayStack extends Stack {
       value: batch.chunks.deadLetters.queue.queueUrl,
       description: 'Chunks that failed every receive (npm run redrive --dlq)',
     });
+    new CfnOutput(this, 'ChunkRedriveRoleArn', {
+      value: batch.redriveRole.roleArn,
+      description: 'Assume this role to run npm run redrive (the chunk queue takes no other sender)',
+    });
     new CfnOutput(this, 'JobsTableName', {
       value: batch.table.table.tableName,
       description: 'Jobs, their chunks and row outcomes',
@@ -293,32 +343,6 @@ export class GatewayStack extends Stack {
     new CfnOutput(this, 'IngestDeadLetterQueueUrl', {
       value: batch.ingestFailures.queue.queueUrl,
       description: 'Uploads whose ingest failed after retries',
-    });
-    if (this.api.apiKey) {
-      new CfnOutput(this, 'ApiKeyId', {
-        value: this.api.apiKey.keyId,
-        description: 'aws apigateway get-api-key --include-value --api-key <id> shows the key',
-      });
-    }
-    if (this.api.callerKeys.length > 0) {
-      new CfnOutput(this, 'CallerApiKeyIds', {
-        value: this.toJsonString(Object.fromEntries(this.api.callerKeys.map((k) => [k.name, k.key.keyId]))),
-        description: "Each caller's API key id, by name (docs/SECURITY.md shows how to rotate one)",
-      });
-    }
-    new CfnOutput(this, 'ChunkRedriveRoleArn', {
-      value: this.batch.redriveRole.roleArn,
-      description: 'Assume this role to run npm run redrive (the chunk queue takes no other sender)',
-    });
-    if (this.encryption.key) {
-      new CfnOutput(this, 'EncryptionKeyArn', {
-        value: this.encryption.key.keyArn,
-        description: 'The customer-managed key of the bucket, queues, table, secret and alarm topic',
-      });
-    }
-    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
-      value: this.schedules.deadLetters.queue.queueUrl,
-      description: 'Scheduled list starts that did not run',
     });
   }
 

@@ -265,14 +265,16 @@ function rawParams(rawQuery: string): Map<string, string> {
   return params;
 }
 
-async function presignedGet(
+/**
+ * Checks a presigned GET the way S3 does (SigV4 query signing, host only, unsigned payload, not expired); throws
+ * the S3 refusal otherwise.
+ */
+function checkPresignedGet(
   req: IncomingMessage,
   rawPath: string,
   rawQuery: string,
-  bucketPath: string,
   state: EndpointState,
-): Promise<APIGatewayProxyResult> {
-  req.resume();
+): void {
   const params = rawParams(rawQuery);
   const value = (name: string) => decodeURIComponent(params.get(name) ?? '');
   const { date, region } = checkCredential(value('X-Amz-Credential'));
@@ -312,6 +314,18 @@ async function presignedGet(
   if (signedAt + Number(value('X-Amz-Expires')) * 1000 < state.now()) {
     throw new S3Refusal(403, 'AccessDenied', 'Request has expired');
   }
+}
+
+/** A presigned GET of a report: checked as S3 checks it, then the file from the local bucket. */
+async function presignedGet(
+  req: IncomingMessage,
+  rawPath: string,
+  rawQuery: string,
+  bucketPath: string,
+  state: EndpointState,
+): Promise<APIGatewayProxyResult> {
+  req.resume();
+  checkPresignedGet(req, rawPath, rawQuery, state);
   const key = rawPath
     .slice(bucketPath.length + 1)
     .split('/')

@@ -62,6 +62,7 @@ export class DataEncryption extends Construct {
   /** The key the stack created (so its policy is ours to write). */
   readonly created: kms.Key | undefined;
   private cloudWatchGranted = false;
+  private readonly sendersGranted = new Set<string>();
 
   constructor(scope: Construct, id: string, props: DataEncryptionProps) {
     super(scope, id);
@@ -167,6 +168,34 @@ export class DataEncryption extends Construct {
         },
       }),
     );
+  }
+
+  /**
+   * The key for a queue that an AWS service sends to on the stack's behalf (EventBridge rules dead-lettering):
+   * the created key, whose policy then lets that service of this account use it, through SQS only. Undefined with
+   * `aws-managed`, and with a key named by ARN, whose policy the stack cannot change (such a queue keeps
+   * SQS-managed encryption rather than lose the service's messages; docs/SECURITY.md).
+   */
+  keyForServiceSender(servicePrincipal: string): kms.IKey | undefined {
+    if (!this.created) return undefined;
+    const sid = `${servicePrincipal.split('.')[0]}SendsToQueues`;
+    if (this.sendersGranted.has(sid)) return this.created;
+    this.sendersGranted.add(sid);
+    this.created.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid,
+        principals: [new iam.ServicePrincipal(servicePrincipal)],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': Stack.of(this).account,
+            'kms:ViaService': this.viaService('sqs'),
+          },
+        },
+      }),
+    );
+    return this.created;
   }
 
   /** Lets CloudWatch alarms of this account publish to the topic under the created key (once). */

@@ -3,7 +3,12 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  type BundlingOptions,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { DanaSecret } from './dana-secret';
@@ -58,6 +63,31 @@ const HTTP_ERRORS_RUNBOOK =
  */
 const ESM_REQUIRE_BANNER =
   "import { createRequire as topLevelCreateRequire } from 'module'; const require = topLevelCreateRequire(import.meta.url);";
+
+/** One minified ESM file with its source map, and the function's own after-bundling step if it has one. */
+function bundlingOf(props: GatewayFunctionProps): BundlingOptions {
+  return {
+    format: OutputFormat.ESM,
+    target: ESBUILD_TARGET,
+    platform: 'node',
+    minify: true,
+    sourceMap: true,
+    sourceMapMode: SourceMapMode.DEFAULT,
+    // Stack traces need the mappings, not the sources: keeps the artifact small.
+    sourcesContent: false,
+    mainFields: ['module', 'main'],
+    externalModules: [],
+    metafile: true,
+    banner: ESM_REQUIRE_BANNER,
+    ...(props.afterBundling && {
+      commandHooks: {
+        beforeBundling: () => [],
+        beforeInstall: () => [],
+        afterBundling: props.afterBundling,
+      },
+    }),
+  };
+}
 
 /** The house settings, the function's own, and where DANAConnect is for a function that calls it. */
 function environmentOf({ defaults, ...props }: GatewayFunctionProps): Record<string, string> {
@@ -114,27 +144,7 @@ export class GatewayFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       environment: environmentOf(props),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: ESBUILD_TARGET,
-        platform: 'node',
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        // Stack traces need the mappings, not the sources: keeps the artifact small.
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        externalModules: [],
-        metafile: true,
-        banner: ESM_REQUIRE_BANNER,
-        ...(props.afterBundling && {
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            afterBundling: props.afterBundling,
-          },
-        }),
-      },
+      bundling: bundlingOf(props),
     });
     if (props.callsDana) defaults.dana.secret.grantRead(this.role);
 

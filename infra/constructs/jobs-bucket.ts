@@ -70,22 +70,7 @@ export class JobsBucket extends Construct {
     this.props = props;
     const { lifecycle } = props;
 
-    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      ...BUCKET_DEFAULTS,
-      lifecycleRules: [
-        {
-          id: 'ExpireAccessLogs',
-          expiration: Duration.days(lifecycle.accessLogsDays),
-          abortIncompleteMultipartUploadAfter: Duration.days(lifecycle.incompleteMultipartUploadDays),
-        },
-      ],
-    });
-    Validations.of(this.accessLogs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        "This bucket receives the jobs bucket's server access logs; logging its own log deliveries would only " +
-        'log the logging (S3 advises against a bucket logging to itself).',
-    });
+    this.accessLogs = this.accessLogsBucket(lifecycle);
 
     // CDK invokes one handler function at deploy time to set the bucket's notifications, and adds the AWS-managed
     // AWSLambdaBasicExecutionRole (logs in every log group) to its role. The role is ours, and CDK only sees an
@@ -126,6 +111,27 @@ export class JobsBucket extends Construct {
     });
     this.restrictUploads(props.uploaders ?? []);
     this.letPeopleUseTheKey(props);
+  }
+
+  /** Where the jobs bucket's server access logs go, kept for `accessLogsDays`. */
+  private accessLogsBucket(lifecycle: BucketLifecycle): s3.Bucket {
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      ...BUCKET_DEFAULTS,
+      lifecycleRules: [
+        {
+          id: 'ExpireAccessLogs',
+          expiration: Duration.days(lifecycle.accessLogsDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(lifecycle.incompleteMultipartUploadDays),
+        },
+      ],
+    });
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        "This bucket receives the jobs bucket's server access logs; logging its own log deliveries would only " +
+        'log the logging (S3 advises against a bucket logging to itself).',
+    });
+    return accessLogs;
   }
 
   /**

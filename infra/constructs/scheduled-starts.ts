@@ -15,6 +15,7 @@ import {
 } from '../../lambdas/core/schedules';
 import { usesScheduler, type ScheduledStart } from '../scheduled-start-config';
 import type { GatewayFunction } from './gateway-function';
+import type { DataEncryption } from './data-encryption';
 import { DeadLetterQueue } from './queues';
 
 /** A list start that is this late is not made any more: a human decides (it waits in the dead-letter queue). */
@@ -35,6 +36,8 @@ export interface ScheduledStartsProps {
   /** The start-list function. */
   target: lambda.Function;
   alarmAction?: cloudwatch.IAlarmAction;
+  /** With a customer-managed key the stack created, the dead-letter queue is under it (docs/SECURITY.md). */
+  encryption?: DataEncryption;
 }
 
 /**
@@ -68,6 +71,9 @@ export class ScheduledStarts extends Construct {
         'to look up in the start-list log). Ask DANAConnect whether the list started; if it did not, start it with ' +
         'POST .../conversation/{conversationId}/start/list. Then delete the message.',
       alarmAction: props.alarmAction,
+      // Its senders: EventBridge (rule targets' dead letters), the scheduler role and start-list (its failed
+      // asynchronous invocations, sent with the function's role).
+      encryptionKey: props.encryption?.keyForServiceSender('events.amazonaws.com'),
     });
     Validations.of(this.deadLetters.queue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -79,6 +85,7 @@ export class ScheduledStarts extends Construct {
     this.target = props.target;
     this.group = new scheduler.ScheduleGroup(this, 'RuntimeGroup');
     this.schedulerRole = this.schedulerRoleFor(props.target);
+    if (this.deadLetters.queue.encryptionMasterKey) this.grantDeadLetterKey(props.encryption!, props.target);
     props.target.configureAsyncInvoke({
       retryAttempts: 0,
       maxEventAge: SCHEDULE_MAX_EVENT_AGE,
@@ -108,6 +115,21 @@ export class ScheduledStarts extends Construct {
             maxEventAge: SCHEDULE_MAX_EVENT_AGE,
           }),
         ],
+      });
+    }
+  }
+
+  /** The dead-letter queue's key (the created data key) for its senders: the scheduler role and start-list. */
+  private grantDeadLetterKey(encryption: DataEncryption, target: lambda.Function): void {
+    encryption.grant(this.schedulerRole, 'sqs', 'read-write');
+    encryption.grant(target, 'sqs', 'read-write');
+    // CDK's own grant for the on-failure destination (grantSendMessages) names the KMS actions with wildcards.
+    for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+      Validations.of(target.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason:
+          "CDK's grant for Lambda's on-failure destination (the schedule dead-letter queue, encrypted with the " +
+          "gateway's key): on that one key, and the key's policy lets the role use it through SQS only.",
       });
     }
   }

@@ -182,6 +182,18 @@ async function uploadConversation(
   }
 }
 
+/** The first batch of rows, or why the file cannot be read at all (a whole-file rejection). */
+async function firstRows(
+  batches: AsyncGenerator<UploadRow[]>,
+): Promise<{ next: IteratorResult<UploadRow[]> } | { reason: string }> {
+  try {
+    return { next: await batches.next() };
+  } catch (error) {
+    if (error instanceof InvalidInputError && error.target === 'file') return { reason: error.reason };
+    throw error;
+  }
+}
+
 export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Promise<IngestResult> {
   const now = deps.now ?? (() => new Date());
   const key = parseUploadKey(upload.key);
@@ -210,15 +222,9 @@ export async function ingestUpload(deps: IngestDeps, upload: UploadObject): Prom
   const tasks = new BoundedTasks(deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
   try {
     // Read up to the first rows before creating the job: a file that cannot be read at all gets no job.
-    let next: IteratorResult<UploadRow[]>;
-    try {
-      next = await batches.next();
-    } catch (error) {
-      if (error instanceof InvalidInputError && error.target === 'file') {
-        return await rejectFile(key.segment, key.name, error.reason);
-      }
-      throw error;
-    }
+    const first = await firstRows(batches);
+    if ('reason' in first) return await rejectFile(key.segment, key.name, first.reason);
+    const { next } = first;
 
     const jobId = uploadJobId(upload);
     const operation: JobOperation = { kind: 'batch', conversationId: conversation.conversationId };

@@ -10,15 +10,13 @@
  * the body or the secret. Metrics: WebhooksDelivered, WebhookAttemptsFailed, WebhooksDeadLettered, WebhookGone.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import middy from '@middy/core';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsClientConfig } from '../adapters/aws-clients';
 import { countError, observabilityFor } from '../adapters/observability';
+import { changeVisibility, sqsBatchHandler, sqsLambda } from '../adapters/sqs-batch';
 import { postWebhook } from '../adapters/webhook-http';
 import { ConfigurationError, describeError } from '../core/errors';
 import type { AddressRules } from '../core/webhook-address';
@@ -110,18 +108,7 @@ async function handBack(
   where: Where,
 ) {
   const visibilityTimeout = Math.ceil(delayMs / 1000);
-  try {
-    await deps.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: deps.queueUrl,
-        ReceiptHandle: record.receiptHandle,
-        VisibilityTimeout: visibilityTimeout,
-      }),
-    );
-  } catch (error) {
-    // It still comes back, after the queue's own visibility timeout.
-    log.warn('could not change the message visibility', { ...where, ...describeError(error) });
-  }
+  await changeVisibility(deps.sqs, deps.queueUrl, record, visibilityTimeout, log, where);
   log.warn('webhook attempt failed; it comes back later', { ...where, retryInSeconds: visibilityTimeout });
 }
 
@@ -177,14 +164,7 @@ async function handleRecord(deps: DeliverHandlerDeps, record: SQSRecord): Promis
 
 /** The batch handler, without middy: tests drive it with an SQS event. */
 export function deliverBatchHandler(deps: DeliverHandlerDeps) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const failures = await Promise.all(event.Records.map((record) => handleRecord(deps, record)));
-    return {
-      batchItemFailures: event.Records.filter((_, i) => failures[i]).map((r) => ({
-        itemIdentifier: r.messageId,
-      })),
-    };
-  };
+  return sqsBatchHandler((record) => handleRecord(deps, record));
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -221,10 +201,7 @@ export function deliverHandlerFromEnv(
     logger,
     metrics,
   });
-  return middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .handler(batch);
+  return sqsLambda(logger, metrics, batch);
 }
 
 let built: ReturnType<typeof deliverHandlerFromEnv> | undefined;

@@ -10,20 +10,18 @@
  * ChunksDeadLettered, Errors (by error class).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import middy from '@middy/core';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { danaClientFromEnv } from '../adapters/dana';
 import { awsClientConfig } from '../adapters/aws-clients';
 import { jobEventsFromEnv } from '../adapters/eventbridge-publisher';
 import { jobDepsFromEnv } from '../adapters/job-deps';
 import { countError, observabilityFor } from '../adapters/observability';
+import { changeVisibility, sqsBatchHandler, sqsLambda } from '../adapters/sqs-batch';
 import { deadlineOf } from '../core/deadline';
 import { ConfigurationError, describeError } from '../core/errors';
 import type { ChunkMessage } from '../core/jobs';
@@ -123,18 +121,7 @@ async function handBackRecord(
 ): Promise<true> {
   deps.metrics.addMetric(result.deadLettered ? 'ChunksDeadLettered' : 'ChunksRetried', MetricUnit.Count, 1);
   const visibilityTimeout = Math.ceil(result.delayMs / 1000);
-  try {
-    await deps.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: deps.queueUrl,
-        ReceiptHandle: record.receiptHandle,
-        VisibilityTimeout: visibilityTimeout,
-      }),
-    );
-  } catch (error) {
-    // The message still comes back, after the queue's visibility timeout instead.
-    log.warn('could not change the message visibility', { ...where, ...describeError(error) });
-  }
+  await changeVisibility(deps.sqs, deps.queueUrl, record, visibilityTimeout, log, where);
   const line = { ...where, retryInSeconds: visibilityTimeout, errorClass: result.errorClass };
   if (result.deadLettered) {
     log.error('chunk dead-lettered: its rows are reported failed', {
@@ -207,14 +194,7 @@ export function resendOn5xxFromEnv(env: NodeJS.ProcessEnv = process.env): number
 
 /** The batch handler, without middy: what a test or a local runner drives with an SQS event. */
 export function chunkBatchHandler(deps: ChunkHandlerDeps) {
-  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-    const failures = await Promise.all(event.Records.map((record) => handleRecord(deps, record, context)));
-    return {
-      batchItemFailures: event.Records.filter((_, i) => failures[i]).map((r) => ({
-        itemIdentifier: r.messageId,
-      })),
-    };
-  };
+  return sqsBatchHandler((record, context) => handleRecord(deps, record, context));
 }
 
 export interface AwsClients {
@@ -278,10 +258,7 @@ export function chunkHandlerFromEnv(
     logger,
     metrics,
   });
-  return middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .handler(batch);
+  return sqsLambda(logger, metrics, batch);
 }
 
 /** Built on first use, so that importing this module (tests, the local runner) needs no environment. */

@@ -424,8 +424,16 @@ describe('encryption', SYNTH, () => {
         for (const use of useActions) expect(actions).not.toContain(use);
         continue;
       }
-      // Every other statement uses the key: through one service, or as CloudWatch publishing alarms.
+      // Every other statement uses the key: through one service, as CloudWatch publishing alarms, or as
+      // EventBridge dead-lettering into the schedule queue through SQS (test/infra/schedule-dlq-key.test.ts).
       const principal = st.Principal as Json;
+      if (principal.Service === 'events.amazonaws.com') {
+        expect(st.Sid).toBe('eventsSendsToQueues');
+        expect(
+          JSON.stringify((st.Condition as { StringEquals: Json }).StringEquals['kms:ViaService']),
+        ).toMatch(/"sqs\.",/);
+        continue;
+      }
       if (principal.Service) {
         expect(principal.Service).toBe('cloudwatch.amazonaws.com');
         continue;
@@ -438,7 +446,7 @@ describe('encryption', SYNTH, () => {
     const rolesVia = (service: string) =>
       statements
         .filter((st) => JSON.stringify(st.Condition ?? {}).includes(`"${service}.`))
-        .flatMap((st) => [(st.Principal as { AWS: unknown }).AWS].flat())
+        .flatMap((st) => [(st.Principal as { AWS?: unknown }).AWS ?? []].flat())
         .map((p) => (p as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0])
         .filter((id): id is string => id !== undefined)
         .filter((id, i, all) => all.indexOf(id) === i)
@@ -467,10 +475,13 @@ describe('encryption', SYNTH, () => {
           JSON.stringify(st.Resource) === secretRef,
       ),
     );
-    // The senders to the chunk queue (and the ingest, to its failure queue) and the worker that consumes.
-    const batchQueueArns = [s.stack.batch.chunks.queue, s.stack.batch.ingestFailures.queue].map((q) =>
-      JSON.stringify(getAtt(s, q)),
-    );
+    // The senders to the chunk queue (and the ingest, to its failure queue; the scheduler role and start-list,
+    // to the schedule dead-letter queue) and the worker that consumes.
+    const batchQueueArns = [
+      s.stack.batch.chunks.queue,
+      s.stack.batch.ingestFailures.queue,
+      s.stack.schedules.deadLetters.queue,
+    ].map((q) => JSON.stringify(getAtt(s, q)));
     expect(rolesVia('sqs')).toEqual(
       rolesWith(
         (st) =>
