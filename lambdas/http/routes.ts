@@ -135,9 +135,12 @@ export function functionOf(route: RouteSpec): string {
   return route.function ?? route.name;
 }
 
-/** The runtime schedules API (lambdas/schedules/handler.ts, one function for all five routes). */
-function scheduleRoutes(): RouteSpec[] {
-  const route = (
+/**
+ * A route builder for a shared function's routes (answered by their own code, calling no DANAConnect): name,
+ * method, path, summary, and what differs (`body`, `query`).
+ */
+function sharedFunctionRoute(fn: string) {
+  return (
     name: OperationName,
     method: RouteSpec['method'],
     path: string,
@@ -145,7 +148,7 @@ function scheduleRoutes(): RouteSpec[] {
     extra: Partial<RouteSpec> = {},
   ): RouteSpec => ({
     name,
-    function: 'schedules',
+    function: fn,
     method,
     path,
     body: 'none',
@@ -155,6 +158,11 @@ function scheduleRoutes(): RouteSpec[] {
     callsDana: false,
     ...extra,
   });
+}
+
+/** The runtime schedules API (lambdas/schedules/handler.ts, one function for all five routes). */
+function scheduleRoutes(): RouteSpec[] {
+  const route = sharedFunctionRoute('schedules');
   return [
     route('create-schedule', 'POST', '/schedules', 'Create a schedule (cron or at, in a time zone)', {
       body: 'json',
@@ -178,24 +186,7 @@ function scheduleRoutes(): RouteSpec[] {
 
 /** The conversation aliases API (lambdas/aliases/handler.ts, one function for all four routes). */
 function aliasRoutes(): RouteSpec[] {
-  const route = (
-    name: OperationName,
-    method: RouteSpec['method'],
-    path: string,
-    summary: string,
-    extra: Partial<RouteSpec> = {},
-  ): RouteSpec => ({
-    name,
-    function: 'aliases',
-    method,
-    path,
-    body: 'none',
-    query: [],
-    summary,
-    respondAsync: false,
-    callsDana: false,
-    ...extra,
-  });
+  const route = sharedFunctionRoute('aliases');
   return [
     route('put-alias', 'PUT', '/aliases/{name}', 'Point an alias at a conversation id (keeps its history)', {
       body: 'json',
